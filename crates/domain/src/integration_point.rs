@@ -1,0 +1,31 @@
+//! Integration points: the records that connect the platform to an outside
+//! messaging system (a web hook, a Telegram bot, …).
+
+pub mod errors;
+pub mod fields;
+pub mod model;
+pub mod ports;
+pub mod query;
+pub mod values;
+
+pub use errors::{
+    CreatePointError, DeletePointError, GetPointError, ListPointsError, LookupError,
+    PatchPointError, RotateTokenError, StoreError, UniqueField, WriteError,
+};
+pub use fields::{Field, FieldKind, Group};
+pub use model::{
+    Attributes, CreatePointRequest, IfMatch, IntegrationPoint, LookupKey, Opts, PatchPointRequest,
+    PatchRejected, Revision,
+};
+pub use ports::{
+    Clock, IdGenerator, IntegrationPointRepository, IntegrationPointService, TokenGenerator,
+    WriteOutcome,
+};
+pub use query::{
+    Condition, Filter, ListQuery, Listing, Literal, LiteralOperand, Mask, Operand, Operator, Page,
+    QueryError, Sort, SortDirection, SortKey, Value, field_from_path,
+};
+pub use values::{
+    Code, Comment, FieldError, PointId, PointType, ScriptCode, TextError, Timestamp, Title,
+    TokenLocal, TokenRemote, Url, Version,
+};

@@ -1,0 +1,526 @@
+//! The integration point entity and the commands that create and change it.
+
+use super::fields::Field;
+use super::values::{
+    Code, Comment, FieldError, PointId, PointType, ScriptCode, TextError, Timestamp, Title,
+    TokenLocal, TokenRemote, Url, Version,
+};
+
+/// Client options of a point.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Opts {
+    /// Human title.
+    pub title: Title,
+    /// Free-form comment.
+    pub comment: Comment,
+    /// Whether the files API is allowed.
+    pub allow_files_api: bool,
+    /// Whether the point works synchronously.
+    pub issync: bool,
+}
+
+/// Everything about a point that a client chooses. Each member is already
+/// valid, and there is no rule between members, so the fields are public.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attributes {
+    /// Unique code.
+    pub code: Code,
+    /// Kind of the outside system.
+    pub kind: PointType,
+    /// Secret for calling the outside system.
+    pub token_remote: TokenRemote,
+    /// Second secret for calling the outside system.
+    pub token_remote2: TokenRemote,
+    /// Where the outside system is reached.
+    pub url: Url,
+    /// Service script receiving messages.
+    pub recv_svcscriptcode: ScriptCode,
+    /// Service script receiving messages over WebSocket.
+    pub recv_svcscriptcode_ws: ScriptCode,
+    /// Service script sending messages.
+    pub send_svcscriptcode: ScriptCode,
+    /// Service script sending messages over WebSocket.
+    pub send_svcscriptcode_ws: ScriptCode,
+    /// Client options.
+    pub opts: Opts,
+}
+
+impl Attributes {
+    /// A point's attributes with every optional field at its default.
+    pub fn new(code: Code) -> Self {
+        Self {
+            code,
+            kind: PointType::default(),
+            token_remote: TokenRemote::default(),
+            token_remote2: TokenRemote::default(),
+            url: Url::default(),
+            recv_svcscriptcode: ScriptCode::default(),
+            recv_svcscriptcode_ws: ScriptCode::default(),
+            send_svcscriptcode: ScriptCode::default(),
+            send_svcscriptcode_ws: ScriptCode::default(),
+            opts: Opts::default(),
+        }
+    }
+}
+
+/// What a strong entity tag is made of: the version moves on every write, and
+/// the creation time tells apart two lives of one id (deleted, then created
+/// again), whose versions would otherwise coincide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Revision {
+    /// When the point was created.
+    pub created_at: Timestamp,
+    /// How many times it has been written.
+    pub version: Version,
+}
+
+/// The precondition of a conditional write (`If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: the point must exist, whatever its revision.
+    Any,
+    /// The point's current revision must be one of these.
+    OneOf(Vec<Revision>),
+}
+
+impl IfMatch {
+    /// Whether a point at `revision` satisfies the precondition.
+    pub fn is_met_by(&self, revision: Revision) -> bool {
+        match self {
+            IfMatch::Any => true,
+            IfMatch::OneOf(revisions) => revisions.contains(&revision),
+        }
+    }
+}
+
+/// An integration point. Every value in it has passed its rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationPoint {
+    id: PointId,
+    token_local: TokenLocal,
+    attributes: Attributes,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    version: Version,
+}
+
+impl IntegrationPoint {
+    /// Assembles a point from valid parts: a new one, or one read back from storage.
+    pub fn new(
+        id: PointId,
+        token_local: TokenLocal,
+        attributes: Attributes,
+        created_at: Timestamp,
+        updated_at: Timestamp,
+        version: Version,
+    ) -> Self {
+        Self {
+            id,
+            token_local,
+            attributes,
+            created_at,
+            updated_at,
+            version,
+        }
+    }
+
+    /// The id.
+    pub fn id(&self) -> PointId {
+        self.id
+    }
+
+    /// The local token.
+    pub fn token_local(&self) -> &TokenLocal {
+        &self.token_local
+    }
+
+    /// The client-chosen attributes.
+    pub fn attributes(&self) -> &Attributes {
+        &self.attributes
+    }
+
+    /// Creation time (`ext.ct`).
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    /// Last write time (`ext.lwt`).
+    pub fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    /// The write counter.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// What an entity tag of this point is made of.
+    pub fn revision(&self) -> Revision {
+        Revision {
+            created_at: self.created_at,
+            version: self.version,
+        }
+    }
+
+    /// Applies a patch with merge semantics.
+    ///
+    /// Returns `Ok(None)` when the patch changes nothing (so neither the version
+    /// nor `lwt` move), else the point as it is to be stored, one version on.
+    ///
+    /// # Errors
+    /// [`PatchRejected`] when the patch tries to change `id`, `token_local` or
+    /// `ext`, which may only be sent back with their current values.
+    pub fn patched(
+        &self,
+        patch: &PatchPointRequest,
+        now: Timestamp,
+    ) -> Result<Option<Self>, PatchRejected> {
+        let read_only_values_kept = [
+            (Field::Id, patch.id.is_none_or(|id| id == self.id)),
+            (
+                Field::TokenLocal,
+                patch
+                    .token_local
+                    .as_ref()
+                    .is_none_or(|t| *t == self.token_local),
+            ),
+            (
+                Field::ExtCt,
+                patch.created_at.is_none_or(|t| t == self.created_at),
+            ),
+            (
+                Field::ExtLwt,
+                patch.updated_at.is_none_or(|t| t == self.updated_at),
+            ),
+        ];
+        if let Some((field, _)) = read_only_values_kept.iter().find(|(_, kept)| !kept) {
+            return Err(PatchRejected { field: *field });
+        }
+
+        let mut attributes = self.attributes.clone();
+        let a = &mut attributes;
+        let p = patch;
+        set(&mut a.code, &p.code);
+        set(&mut a.kind, &p.kind);
+        set(&mut a.token_remote, &p.token_remote);
+        set(&mut a.token_remote2, &p.token_remote2);
+        set(&mut a.url, &p.url);
+        set(&mut a.recv_svcscriptcode, &p.recv_svcscriptcode);
+        set(&mut a.recv_svcscriptcode_ws, &p.recv_svcscriptcode_ws);
+        set(&mut a.send_svcscriptcode, &p.send_svcscriptcode);
+        set(&mut a.send_svcscriptcode_ws, &p.send_svcscriptcode_ws);
+        set(&mut a.opts.title, &p.title);
+        set(&mut a.opts.comment, &p.comment);
+        set(&mut a.opts.allow_files_api, &p.allow_files_api);
+        set(&mut a.opts.issync, &p.issync);
+
+        if attributes == self.attributes {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            attributes,
+            ..self.written(now)
+        }))
+    }
+
+    /// The point with a new local token, one version on.
+    pub fn with_token_local(&self, token_local: TokenLocal, now: Timestamp) -> Self {
+        Self {
+            token_local,
+            ..self.written(now)
+        }
+    }
+
+    /// A copy stamped as written at `now`. `lwt` never goes back, even if the
+    /// clock does (another replica's clock may be behind this one's).
+    fn written(&self, now: Timestamp) -> Self {
+        Self {
+            updated_at: now.max(self.updated_at),
+            version: self.version.next(),
+            ..self.clone()
+        }
+    }
+}
+
+fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+    if let Some(value) = value {
+        target.clone_from(value);
+    }
+}
+
+/// A patch tried to change a field that only the server changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: may only be sent with its current value", field.path())]
+pub struct PatchRejected {
+    /// The field whose value differs from the current one.
+    pub field: Field,
+}
+
+/// A request to create a point. The server fills in what the client leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatePointRequest {
+    /// An id to use instead of a new one (imports keep their ids).
+    pub id: Option<PointId>,
+    /// A local token to keep instead of a new one (migrating an existing channel).
+    pub token_local: Option<TokenLocal>,
+    /// The client-chosen attributes.
+    pub attributes: Attributes,
+}
+
+impl CreatePointRequest {
+    /// A request with server-chosen id and token.
+    pub fn new(attributes: Attributes) -> Self {
+        Self {
+            id: None,
+            token_local: None,
+            attributes,
+        }
+    }
+}
+
+/// A partial update: `Some` fields are set, `None` fields stay as they are.
+///
+/// `id`, `token_local`, `created_at` and `updated_at` may be present so that a
+/// client can PATCH back what it read, but only with the current values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PatchPointRequest {
+    /// Must equal the current id.
+    pub id: Option<PointId>,
+    /// Must equal the current local token.
+    pub token_local: Option<TokenLocal>,
+    /// Must equal the current `ext.ct`.
+    pub created_at: Option<Timestamp>,
+    /// Must equal the current `ext.lwt`.
+    pub updated_at: Option<Timestamp>,
+    /// New code.
+    pub code: Option<Code>,
+    /// New type.
+    pub kind: Option<PointType>,
+    /// New remote token.
+    pub token_remote: Option<TokenRemote>,
+    /// New second remote token.
+    pub token_remote2: Option<TokenRemote>,
+    /// New URL.
+    pub url: Option<Url>,
+    /// New receiving script.
+    pub recv_svcscriptcode: Option<ScriptCode>,
+    /// New receiving WebSocket script.
+    pub recv_svcscriptcode_ws: Option<ScriptCode>,
+    /// New sending script.
+    pub send_svcscriptcode: Option<ScriptCode>,
+    /// New sending WebSocket script.
+    pub send_svcscriptcode_ws: Option<ScriptCode>,
+    /// New `opts.title`.
+    pub title: Option<Title>,
+    /// New `opts.comment`.
+    pub comment: Option<Comment>,
+    /// New `opts.allow_files_api`.
+    pub allow_files_api: Option<bool>,
+    /// New `opts.issync`.
+    pub issync: Option<bool>,
+}
+
+/// What LOOKUP searches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupKey {
+    /// A bare key, matched against `id` (when it is a UUID), `code` and `token_local`.
+    Any(String),
+    /// `{"id": …}`: the id alone. `None` when the value is not a UUID, which
+    /// matches nothing rather than being an error.
+    Id(Option<PointId>),
+    /// `{"code": …}`: the code alone.
+    Code(String),
+    /// `{"token_local": …}`: the local token alone.
+    TokenLocal(String),
+}
+
+impl LookupKey {
+    /// Builds the key of a single-field lookup object.
+    ///
+    /// # Errors
+    /// A [`FieldError`] when `field` is not one of `id`, `code`, `token_local`.
+    pub fn for_field(field: Field, value: String) -> Result<Self, FieldError> {
+        match field {
+            Field::Id => Ok(Self::Id(PointId::parse(&value).ok())),
+            Field::Code => Ok(Self::Code(value)),
+            Field::TokenLocal => Ok(Self::TokenLocal(value)),
+            other => Err(FieldError::new(
+                other,
+                TextError::Pattern {
+                    pattern: "one of id, code, token_local",
+                },
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(millis: i64) -> Timestamp {
+        Timestamp::from_millis(millis).expect("in range")
+    }
+
+    fn point() -> IntegrationPoint {
+        IntegrationPoint::new(
+            PointId::parse("b4680fbe-016c-d86f-1d6b-50e54938780c").expect("valid"),
+            TokenLocal::from_bytes([7; 16]),
+            Attributes::new(Code::new("ABCDE").expect("valid")),
+            ts(1_000),
+            ts(2_000),
+            Version::INITIAL,
+        )
+    }
+
+    #[test]
+    fn an_empty_patch_changes_nothing() {
+        assert_eq!(
+            point().patched(&PatchPointRequest::default(), ts(9_000)),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_patch_of_current_values_changes_nothing() {
+        let current = point();
+        let patch = PatchPointRequest {
+            id: Some(current.id()),
+            token_local: Some(current.token_local().clone()),
+            created_at: Some(current.created_at()),
+            updated_at: Some(current.updated_at()),
+            code: Some(current.attributes().code.clone()),
+            issync: Some(false),
+            ..PatchPointRequest::default()
+        };
+        assert_eq!(current.patched(&patch, ts(9_000)), Ok(None));
+    }
+
+    #[test]
+    fn a_patch_sets_only_the_fields_it_carries() {
+        let patch = PatchPointRequest {
+            title: Some(Title::new("x").expect("valid")),
+            ..PatchPointRequest::default()
+        };
+        let updated = point()
+            .patched(&patch, ts(9_000))
+            .expect("accepted")
+            .expect("changed");
+        assert_eq!(updated.attributes().opts.title.as_str(), "x");
+        assert_eq!(updated.attributes().code.as_str(), "ABCDE");
+        assert_eq!(updated.attributes().opts.comment.as_str(), "");
+    }
+
+    #[test]
+    fn a_change_moves_the_version_and_lwt_but_not_ct() {
+        let patch = PatchPointRequest {
+            issync: Some(true),
+            ..PatchPointRequest::default()
+        };
+        let updated = point()
+            .patched(&patch, ts(9_000))
+            .expect("accepted")
+            .expect("changed");
+        assert_eq!(updated.version(), Version::INITIAL.next());
+        assert_eq!(updated.updated_at(), ts(9_000));
+        assert_eq!(updated.created_at(), ts(1_000));
+    }
+
+    #[test]
+    fn lwt_never_goes_back_when_the_clock_does() {
+        let patch = PatchPointRequest {
+            issync: Some(true),
+            ..PatchPointRequest::default()
+        };
+        let updated = point()
+            .patched(&patch, ts(500))
+            .expect("accepted")
+            .expect("changed");
+        assert_eq!(updated.updated_at(), ts(2_000));
+    }
+
+    #[test]
+    fn read_only_fields_may_not_change() {
+        let other_id = PointId::parse("a188288e-016c-d86f-cd99-50e54938780c").expect("valid");
+        let cases = [
+            (
+                PatchPointRequest {
+                    id: Some(other_id),
+                    ..PatchPointRequest::default()
+                },
+                Field::Id,
+            ),
+            (
+                PatchPointRequest {
+                    token_local: Some(TokenLocal::from_bytes([8; 16])),
+                    ..PatchPointRequest::default()
+                },
+                Field::TokenLocal,
+            ),
+            (
+                PatchPointRequest {
+                    created_at: Some(ts(1)),
+                    ..PatchPointRequest::default()
+                },
+                Field::ExtCt,
+            ),
+            (
+                PatchPointRequest {
+                    updated_at: Some(ts(1)),
+                    ..PatchPointRequest::default()
+                },
+                Field::ExtLwt,
+            ),
+        ];
+        for (patch, field) in cases {
+            assert_eq!(
+                point().patched(&patch, ts(9_000)),
+                Err(PatchRejected { field }),
+                "{}",
+                field.path()
+            );
+        }
+    }
+
+    #[test]
+    fn rotating_the_token_is_a_write() {
+        let rotated = point().with_token_local(TokenLocal::from_bytes([9; 16]), ts(9_000));
+        assert_eq!(rotated.token_local(), &TokenLocal::from_bytes([9; 16]));
+        assert_eq!(rotated.version(), Version::INITIAL.next());
+        assert_eq!(rotated.updated_at(), ts(9_000));
+    }
+
+    #[test]
+    fn if_match_any_is_met_by_every_revision() {
+        assert!(IfMatch::Any.is_met_by(point().revision()));
+    }
+
+    #[test]
+    fn if_match_requires_the_same_version_and_the_same_life() {
+        let current = point().revision();
+        assert!(IfMatch::OneOf(vec![current]).is_met_by(current));
+        let older = Revision {
+            version: Version::new(2).expect("positive"),
+            ..current
+        };
+        assert!(!IfMatch::OneOf(vec![older]).is_met_by(current));
+        let other_life = Revision {
+            created_at: ts(5),
+            ..current
+        };
+        assert!(!IfMatch::OneOf(vec![other_life]).is_met_by(current));
+    }
+
+    #[test]
+    fn lookup_by_a_malformed_id_matches_nothing_instead_of_failing() {
+        assert_eq!(
+            LookupKey::for_field(Field::Id, "nope".into()),
+            Ok(LookupKey::Id(None))
+        );
+    }
+
+    #[test]
+    fn lookup_objects_take_only_the_key_fields() {
+        assert!(LookupKey::for_field(Field::Url, "x".into()).is_err());
+    }
+}

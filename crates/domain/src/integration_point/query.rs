@@ -1,0 +1,1140 @@
+//! The typed list query: filter, sort, page and mask.
+//!
+//! An adapter turns what a client wrote into [`Literal`]s and field paths; the
+//! constructors here decide what is valid, so a [`ListQuery`] that exists can be
+//! handed to any store without further checks.
+
+use super::fields::{Field, FieldKind, Group};
+use super::model::IntegrationPoint;
+use super::values::{PointId, TextError, Timestamp};
+
+/// Most items an `in`/`nin` operand may have.
+pub const MAX_LIST_ITEMS: usize = 1000;
+/// Most levels of `$and`/`$or`/`$not` a filter may nest.
+pub const MAX_FILTER_DEPTH: usize = 8;
+/// Most comparisons a filter may hold.
+pub const MAX_FILTER_CLAUSES: usize = 100;
+/// Most keys an order may have.
+pub const MAX_SORT_KEYS: usize = 8;
+
+/// A query that cannot be run, with a message that names the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A path that names no field.
+    #[error("unknown field `{path}`; valid fields: {valid}")]
+    UnknownField {
+        /// What the client wrote.
+        path: String,
+        /// The accepted paths, comma-separated.
+        valid: String,
+    },
+    /// An operator that does not exist.
+    #[error(
+        "unknown operator `{name}`; valid operators: eq, ne, lt, lte, gt, gte, in, nin, like, ilike"
+    )]
+    UnknownOperator {
+        /// What the client wrote.
+        name: String,
+    },
+    /// An operator the field's type does not support.
+    #[error("operator `{}` does not apply to `{}` ({})", op.name(), field.path(), field.kind().expected())]
+    OperatorNotApplicable {
+        /// The field.
+        field: Field,
+        /// The operator.
+        op: Operator,
+    },
+    /// An operand of the wrong JSON type.
+    #[error("`{}` with `{}` expects {expected}", field.path(), op.name())]
+    WrongOperand {
+        /// The field.
+        field: Field,
+        /// The operator.
+        op: Operator,
+        /// What was expected, in words.
+        expected: &'static str,
+    },
+    /// An operand of the right JSON type that breaks the field's rule.
+    #[error("`{}`: {error}", field.path())]
+    InvalidValue {
+        /// The field.
+        field: Field,
+        /// What is wrong.
+        error: TextError,
+    },
+    /// An `in`/`nin` operand that is too long.
+    #[error("`{}` takes at most {max} items", op.name())]
+    TooManyItems {
+        /// The operator.
+        op: Operator,
+        /// The limit.
+        max: usize,
+    },
+    /// `$and`/`$or` with an empty array.
+    #[error("`{op}` needs a non-empty array of filters")]
+    EmptyGroup {
+        /// `$and` or `$or`.
+        op: &'static str,
+    },
+    /// Logical operators nested too deep.
+    #[error("filter nests deeper than {max} levels")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// Too many comparisons.
+    #[error("filter has more than {max} clauses")]
+    TooManyClauses {
+        /// The limit.
+        max: usize,
+    },
+    /// Too many sort keys.
+    #[error("order takes at most {max} items")]
+    TooManySortKeys {
+        /// The limit.
+        max: usize,
+    },
+    /// A sort direction other than `asc`/`desc`.
+    #[error("order direction for `{path}` must be \"asc\" or \"desc\"")]
+    BadDirection {
+        /// The field path as written.
+        path: String,
+    },
+    /// A limit above the configured maximum.
+    #[error("limit must be at most {max}")]
+    LimitTooLarge {
+        /// The configured maximum.
+        max: u64,
+    },
+    /// An offset past anything a store can count.
+    #[error("offset must be at most {max}")]
+    OffsetTooLarge {
+        /// The limit.
+        max: u64,
+    },
+}
+
+fn unknown_field(path: &str) -> QueryError {
+    QueryError::UnknownField {
+        path: path.to_owned(),
+        valid: Field::all_paths(),
+    }
+}
+
+/// Resolves a field path, with the error a client should see.
+///
+/// # Errors
+/// [`QueryError::UnknownField`] listing the valid paths.
+pub fn field_from_path(path: &str) -> Result<Field, QueryError> {
+    Field::from_path(path).ok_or_else(|| unknown_field(path))
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    /// Equal.
+    Eq,
+    /// Not equal.
+    Ne,
+    /// Less than.
+    Lt,
+    /// Less than or equal.
+    Lte,
+    /// Greater than.
+    Gt,
+    /// Greater than or equal.
+    Gte,
+    /// One of a list.
+    In,
+    /// None of a list.
+    Nin,
+    /// SQL `LIKE` pattern (`%`, `_`; `\` escapes), case-sensitive.
+    Like,
+    /// SQL `LIKE` pattern, case-insensitive.
+    Ilike,
+}
+
+impl Operator {
+    /// Every operator.
+    pub const ALL: [Operator; 10] = [
+        Operator::Eq,
+        Operator::Ne,
+        Operator::Lt,
+        Operator::Lte,
+        Operator::Gt,
+        Operator::Gte,
+        Operator::In,
+        Operator::Nin,
+        Operator::Like,
+        Operator::Ilike,
+    ];
+
+    /// The name clients write.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Operator::Eq => "eq",
+            Operator::Ne => "ne",
+            Operator::Lt => "lt",
+            Operator::Lte => "lte",
+            Operator::Gt => "gt",
+            Operator::Gte => "gte",
+            Operator::In => "in",
+            Operator::Nin => "nin",
+            Operator::Like => "like",
+            Operator::Ilike => "ilike",
+        }
+    }
+
+    /// Resolves an operator name.
+    ///
+    /// # Errors
+    /// [`QueryError::UnknownOperator`].
+    pub fn from_name(name: &str) -> Result<Self, QueryError> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.name() == name)
+            .ok_or_else(|| QueryError::UnknownOperator {
+                name: name.to_owned(),
+            })
+    }
+
+    /// Whether the operator applies to values of `kind`.
+    pub const fn applies_to(self, kind: FieldKind) -> bool {
+        match self {
+            Operator::Eq | Operator::Ne => true,
+            Operator::Lt
+            | Operator::Lte
+            | Operator::Gt
+            | Operator::Gte
+            | Operator::In
+            | Operator::Nin => !matches!(kind, FieldKind::Bool),
+            Operator::Like | Operator::Ilike => matches!(kind, FieldKind::Text),
+        }
+    }
+}
+
+/// An untyped scalar as a client wrote it, before the field's type is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Literal {
+    /// A string.
+    String(String),
+    /// A boolean.
+    Bool(bool),
+    /// Anything else, by the name of its type (`number`, `null`, `object`, …).
+    Other(&'static str),
+}
+
+/// An operand as a client wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiteralOperand {
+    /// A single value.
+    Scalar(Literal),
+    /// An array.
+    List(Vec<Literal>),
+}
+
+/// A typed value of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// An id.
+    Id(PointId),
+    /// Text.
+    Text(String),
+    /// A boolean.
+    Bool(bool),
+    /// An instant.
+    Timestamp(Timestamp),
+}
+
+impl Value {
+    fn typed(field: Field, op: Operator, literal: Literal) -> Result<Self, QueryError> {
+        let wrong = || QueryError::WrongOperand {
+            field,
+            op,
+            expected: field.kind().expected(),
+        };
+        let invalid = |error| QueryError::InvalidValue { field, error };
+        match (field.kind(), literal) {
+            (FieldKind::Bool, Literal::Bool(b)) => Ok(Value::Bool(b)),
+            (FieldKind::Text, Literal::String(s)) => {
+                if s.contains('\0') {
+                    Err(invalid(TextError::ContainsNul))
+                } else {
+                    Ok(Value::Text(s))
+                }
+            }
+            (FieldKind::Id, Literal::String(s)) => {
+                PointId::parse(&s).map(Value::Id).map_err(invalid)
+            }
+            (FieldKind::Timestamp, Literal::String(s)) => Timestamp::parse_rfc3339(&s)
+                .map(Value::Timestamp)
+                .map_err(invalid),
+            _ => Err(wrong()),
+        }
+    }
+}
+
+/// A typed operand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operand {
+    /// For `eq ne lt lte gt gte`.
+    One(Value),
+    /// For `in nin`.
+    Many(Vec<Value>),
+    /// For `like ilike`: the pattern is data, never SQL.
+    Pattern(String),
+}
+
+/// One comparison: `field op operand`, valid for the field's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    field: Field,
+    op: Operator,
+    operand: Operand,
+}
+
+impl Condition {
+    /// Types and checks a comparison.
+    ///
+    /// # Errors
+    /// [`QueryError::OperatorNotApplicable`], [`QueryError::WrongOperand`],
+    /// [`QueryError::InvalidValue`] or [`QueryError::TooManyItems`].
+    pub fn new(field: Field, op: Operator, operand: LiteralOperand) -> Result<Self, QueryError> {
+        if !op.applies_to(field.kind()) {
+            return Err(QueryError::OperatorNotApplicable { field, op });
+        }
+        let operand = match (op, operand) {
+            (Operator::In | Operator::Nin, LiteralOperand::List(items)) => {
+                if items.len() > MAX_LIST_ITEMS {
+                    return Err(QueryError::TooManyItems {
+                        op,
+                        max: MAX_LIST_ITEMS,
+                    });
+                }
+                let values = items
+                    .into_iter()
+                    .map(|item| Value::typed(field, op, item))
+                    .collect::<Result<_, _>>()?;
+                Operand::Many(values)
+            }
+            (Operator::In | Operator::Nin, LiteralOperand::Scalar(_)) => {
+                return Err(QueryError::WrongOperand {
+                    field,
+                    op,
+                    expected: "an array",
+                });
+            }
+            (Operator::Like | Operator::Ilike, LiteralOperand::Scalar(Literal::String(p))) => {
+                if p.contains('\0') {
+                    return Err(QueryError::InvalidValue {
+                        field,
+                        error: TextError::ContainsNul,
+                    });
+                }
+                Operand::Pattern(p)
+            }
+            (Operator::Like | Operator::Ilike, _) => {
+                return Err(QueryError::WrongOperand {
+                    field,
+                    op,
+                    expected: "a string pattern",
+                });
+            }
+            (_, LiteralOperand::Scalar(literal)) => Operand::One(Value::typed(field, op, literal)?),
+            (_, LiteralOperand::List(_)) => {
+                return Err(QueryError::WrongOperand {
+                    field,
+                    op,
+                    expected: field.kind().expected(),
+                });
+            }
+        };
+        Ok(Self { field, op, operand })
+    }
+
+    /// The field compared.
+    pub fn field(&self) -> Field {
+        self.field
+    }
+
+    /// The operator.
+    pub fn op(&self) -> Operator {
+        self.op
+    }
+
+    /// The typed operand.
+    pub fn operand(&self) -> &Operand {
+        &self.operand
+    }
+
+    /// Evaluates the comparison on a point in memory, with the semantics every
+    /// store must reproduce; for in-memory stores and for tests.
+    pub fn matches(&self, point: &IntegrationPoint) -> bool {
+        let actual = field_value(point, self.field);
+        match (&self.operand, self.op) {
+            (Operand::One(v), Operator::Eq) => actual == *v,
+            (Operand::One(v), Operator::Ne) => actual != *v,
+            (Operand::One(v), Operator::Lt) => compare(&actual, v).is_some_and(|o| o.is_lt()),
+            (Operand::One(v), Operator::Lte) => compare(&actual, v).is_some_and(|o| o.is_le()),
+            (Operand::One(v), Operator::Gt) => compare(&actual, v).is_some_and(|o| o.is_gt()),
+            (Operand::One(v), Operator::Gte) => compare(&actual, v).is_some_and(|o| o.is_ge()),
+            (Operand::Many(vs), Operator::In) => vs.contains(&actual),
+            (Operand::Many(vs), Operator::Nin) => !vs.contains(&actual),
+            (Operand::Pattern(p), Operator::Like) => match &actual {
+                Value::Text(s) => like(s, p, false),
+                _ => false,
+            },
+            (Operand::Pattern(p), Operator::Ilike) => match &actual {
+                Value::Text(s) => like(s, p, true),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// The value of a field of a point.
+pub fn field_value(point: &IntegrationPoint, field: Field) -> Value {
+    let a = point.attributes();
+    let text = |s: &str| Value::Text(s.to_owned());
+    match field {
+        Field::Id => Value::Id(point.id()),
+        Field::Code => text(a.code.as_str()),
+        Field::Type => text(a.kind.as_str()),
+        Field::TokenLocal => text(point.token_local().as_str()),
+        Field::TokenRemote => text(a.token_remote.as_str()),
+        Field::TokenRemote2 => text(a.token_remote2.as_str()),
+        Field::Url => text(a.url.as_str()),
+        Field::RecvSvcscriptcode => text(a.recv_svcscriptcode.as_str()),
+        Field::RecvSvcscriptcodeWs => text(a.recv_svcscriptcode_ws.as_str()),
+        Field::SendSvcscriptcode => text(a.send_svcscriptcode.as_str()),
+        Field::SendSvcscriptcodeWs => text(a.send_svcscriptcode_ws.as_str()),
+        Field::OptsTitle => text(a.opts.title.as_str()),
+        Field::OptsComment => text(a.opts.comment.as_str()),
+        Field::OptsAllowFilesApi => Value::Bool(a.opts.allow_files_api),
+        Field::OptsIssync => Value::Bool(a.opts.issync),
+        Field::ExtCt => Value::Timestamp(point.created_at()),
+        Field::ExtLwt => Value::Timestamp(point.updated_at()),
+    }
+}
+
+/// Orders two values of one field: text by code point (byte order of UTF-8),
+/// ids by their bytes, instants in time, `false` before `true`.
+pub fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Id(a), Value::Id(b)) => Some(a.cmp(b)),
+        (Value::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
+        _ => None,
+    }
+}
+
+/// SQL `LIKE` with `\` as the escape character. Case folding for `ilike` is
+/// ASCII-only, as on every supported store.
+fn like(text: &str, pattern: &str, fold_case: bool) -> bool {
+    #[derive(Clone, Copy)]
+    enum Token {
+        Any,
+        One,
+        Char(char),
+    }
+    let fold = |c: char| if fold_case { c.to_ascii_lowercase() } else { c };
+    let mut tokens = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '%' => Token::Any,
+            '_' => Token::One,
+            '\\' => Token::Char(fold(chars.next().unwrap_or('\\'))),
+            c => Token::Char(fold(c)),
+        });
+    }
+    let text: Vec<char> = text.chars().map(fold).collect();
+    // Classic two-pointer wildcard match with backtracking to the last `%`.
+    let (mut t, mut p) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match tokens.get(p) {
+            Some(Token::Char(c)) if *c == text[t] => {
+                t += 1;
+                p += 1;
+            }
+            Some(Token::One) => {
+                t += 1;
+                p += 1;
+            }
+            Some(Token::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    tokens[p..].iter().all(|t| matches!(t, Token::Any))
+}
+
+/// A boolean combination of comparisons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// One comparison.
+    Condition(Condition),
+    /// All of these (`$and`, or the clauses of one filter object).
+    And(Vec<Filter>),
+    /// Any of these (`$or`).
+    Or(Vec<Filter>),
+    /// Not this (`$not`).
+    Not(Box<Filter>),
+}
+
+impl Filter {
+    /// `$and` over a non-empty list.
+    ///
+    /// # Errors
+    /// [`QueryError::EmptyGroup`] for an empty list.
+    pub fn all(filters: Vec<Filter>) -> Result<Self, QueryError> {
+        if filters.is_empty() {
+            return Err(QueryError::EmptyGroup { op: "$and" });
+        }
+        Ok(Filter::And(filters))
+    }
+
+    /// `$or` over a non-empty list.
+    ///
+    /// # Errors
+    /// [`QueryError::EmptyGroup`] for an empty list.
+    pub fn any(filters: Vec<Filter>) -> Result<Self, QueryError> {
+        if filters.is_empty() {
+            return Err(QueryError::EmptyGroup { op: "$or" });
+        }
+        Ok(Filter::Or(filters))
+    }
+
+    /// Evaluates the filter on a point in memory.
+    pub fn matches(&self, point: &IntegrationPoint) -> bool {
+        match self {
+            Filter::Condition(c) => c.matches(point),
+            Filter::And(fs) => fs.iter().all(|f| f.matches(point)),
+            Filter::Or(fs) => fs.iter().any(|f| f.matches(point)),
+            Filter::Not(f) => !f.matches(point),
+        }
+    }
+
+    fn depth(&self) -> usize {
+        match self {
+            Filter::Condition(_) => 0,
+            Filter::And(fs) | Filter::Or(fs) => 1 + fs.iter().map(Filter::depth).max().unwrap_or(0),
+            Filter::Not(f) => 1 + f.depth(),
+        }
+    }
+
+    fn clauses(&self) -> usize {
+        match self {
+            Filter::Condition(_) => 1,
+            Filter::And(fs) | Filter::Or(fs) => fs.iter().map(Filter::clauses).sum(),
+            Filter::Not(f) => f.clauses(),
+        }
+    }
+}
+
+/// A sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortDirection {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+impl SortDirection {
+    /// Parses `asc`/`desc`.
+    ///
+    /// # Errors
+    /// [`QueryError::BadDirection`] naming the path it was given for.
+    pub fn parse(value: &str, path: &str) -> Result<Self, QueryError> {
+        match value {
+            "asc" => Ok(SortDirection::Asc),
+            "desc" => Ok(SortDirection::Desc),
+            _ => Err(QueryError::BadDirection {
+                path: path.to_owned(),
+            }),
+        }
+    }
+}
+
+/// One sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SortKey {
+    /// The field sorted on.
+    pub field: Field,
+    /// The direction.
+    pub direction: SortDirection,
+}
+
+/// A total order of points: the client's keys, then `id` ascending, so that
+/// pages never overlap or skip a point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort(Vec<SortKey>);
+
+impl Sort {
+    /// Builds an order from the client's keys; no keys means the default order,
+    /// `ext.ct` then `id`. A key repeated later is dropped: it cannot matter.
+    ///
+    /// # Errors
+    /// [`QueryError::TooManySortKeys`] past [`MAX_SORT_KEYS`].
+    pub fn new(keys: Vec<SortKey>) -> Result<Self, QueryError> {
+        if keys.len() > MAX_SORT_KEYS {
+            return Err(QueryError::TooManySortKeys { max: MAX_SORT_KEYS });
+        }
+        if keys.is_empty() {
+            return Ok(Self::default());
+        }
+        let mut unique: Vec<SortKey> = Vec::with_capacity(keys.len() + 1);
+        for key in keys {
+            if !unique.iter().any(|k| k.field == key.field) {
+                unique.push(key);
+            }
+        }
+        Ok(Self(Self::with_tiebreak(unique)))
+    }
+
+    fn with_tiebreak(mut keys: Vec<SortKey>) -> Vec<SortKey> {
+        // Nothing after `id` can matter: ids are unique.
+        if let Some(at) = keys.iter().position(|k| k.field == Field::Id) {
+            keys.truncate(at + 1);
+        } else {
+            keys.push(SortKey {
+                field: Field::Id,
+                direction: SortDirection::Asc,
+            });
+        }
+        keys
+    }
+
+    /// The keys to sort by, always ending with `id`.
+    pub fn keys(&self) -> &[SortKey] {
+        &self.0
+    }
+
+    /// Orders two points by this sort; for in-memory stores and for tests.
+    pub fn compare(&self, a: &IntegrationPoint, b: &IntegrationPoint) -> std::cmp::Ordering {
+        for key in &self.0 {
+            let ord = compare(&field_value(a, key.field), &field_value(b, key.field))
+                .unwrap_or(std::cmp::Ordering::Equal);
+            let ord = match key.direction {
+                SortDirection::Asc => ord,
+                SortDirection::Desc => ord.reverse(),
+            };
+            if ord.is_ne() {
+                return ord;
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Self(Self::with_tiebreak(vec![SortKey {
+            field: Field::ExtCt,
+            direction: SortDirection::Asc,
+        }]))
+    }
+}
+
+/// Which slice of the ordered result to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    offset: u64,
+    limit: u64,
+}
+
+impl Page {
+    /// The largest offset any store can take (SQL `OFFSET` is a signed 64-bit integer).
+    pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+    /// A page of at most `limit` points after skipping `offset`.
+    ///
+    /// # Errors
+    /// [`QueryError::LimitTooLarge`] above `max_limit`, [`QueryError::OffsetTooLarge`].
+    pub fn new(offset: u64, limit: u64, max_limit: u64) -> Result<Self, QueryError> {
+        if limit > max_limit {
+            return Err(QueryError::LimitTooLarge { max: max_limit });
+        }
+        if offset > Self::MAX_OFFSET {
+            return Err(QueryError::OffsetTooLarge {
+                max: Self::MAX_OFFSET,
+            });
+        }
+        Ok(Self { offset, limit })
+    }
+
+    /// How many points to skip.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many points to return at most.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+}
+
+/// A list query, valid as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    filter: Option<Filter>,
+    sort: Sort,
+    page: Page,
+}
+
+impl ListQuery {
+    /// Checks the filter's size and assembles the query.
+    ///
+    /// # Errors
+    /// [`QueryError::TooDeep`] or [`QueryError::TooManyClauses`].
+    pub fn new(filter: Option<Filter>, sort: Sort, page: Page) -> Result<Self, QueryError> {
+        if let Some(filter) = &filter {
+            if filter.depth() > MAX_FILTER_DEPTH {
+                return Err(QueryError::TooDeep {
+                    max: MAX_FILTER_DEPTH,
+                });
+            }
+            if filter.clauses() > MAX_FILTER_CLAUSES {
+                return Err(QueryError::TooManyClauses {
+                    max: MAX_FILTER_CLAUSES,
+                });
+            }
+        }
+        Ok(Self { filter, sort, page })
+    }
+
+    /// The filter, if any.
+    pub fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    /// The order.
+    pub fn sort(&self) -> &Sort {
+        &self.sort
+    }
+
+    /// The page.
+    pub fn page(&self) -> Page {
+        self.page
+    }
+}
+
+/// One page of a list, and how many points match the filter in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// The points of the page, in order.
+    pub items: Vec<IntegrationPoint>,
+    /// How many points match the filter, ignoring offset and limit.
+    pub total: u64,
+}
+
+/// Which fields a representation shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Mask(u32);
+
+impl Mask {
+    /// Every field.
+    pub fn all() -> Self {
+        Self(Field::ALL.iter().fold(0, |bits, f| bits | Self::bit(*f)))
+    }
+
+    const fn bit(field: Field) -> u32 {
+        1 << field as u32
+    }
+
+    /// Parses a comma-separated list of field paths and groups (`opts`, `ext`).
+    /// Blank input means every field; spaces around items are ignored.
+    ///
+    /// # Errors
+    /// [`QueryError::UnknownField`] listing the valid paths and groups.
+    pub fn parse(value: &str) -> Result<Self, QueryError> {
+        let mut bits = 0;
+        for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if let Some(field) = Field::from_path(item) {
+                bits |= Self::bit(field);
+            } else if let Some(group) = Group::from_name(item) {
+                bits |= group.fields().fold(0, |b, f| b | Self::bit(f));
+            } else {
+                let groups = Group::ALL.map(Group::name).join(", ");
+                return Err(QueryError::UnknownField {
+                    path: item.to_owned(),
+                    valid: format!("{}, {groups}", Field::all_paths()),
+                });
+            }
+        }
+        Ok(if bits == 0 { Self::all() } else { Self(bits) })
+    }
+
+    /// Whether the field is shown.
+    pub fn contains(&self, field: Field) -> bool {
+        self.0 & Self::bit(field) != 0
+    }
+
+    /// Whether any member of the group is shown.
+    pub fn contains_any_of(&self, group: Group) -> bool {
+        group.fields().any(|f| self.contains(f))
+    }
+}
+
+impl Default for Mask {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::integration_point::model::Attributes;
+    use crate::integration_point::values::{Code, Title, TokenLocal, Version};
+
+    fn s(v: &str) -> LiteralOperand {
+        LiteralOperand::Scalar(Literal::String(v.to_owned()))
+    }
+
+    fn point(code: &str, title: &str, issync: bool, ct: i64) -> IntegrationPoint {
+        let mut attributes = Attributes::new(Code::new(code).expect("valid"));
+        attributes.opts.title = Title::new(title).expect("valid");
+        attributes.opts.issync = issync;
+        let ts = Timestamp::from_millis(ct).expect("in range");
+        IntegrationPoint::new(
+            PointId::from_uuid(uuid::Uuid::from_u128(ct as u128)),
+            TokenLocal::from_bytes([1; 16]),
+            attributes,
+            ts,
+            ts,
+            Version::INITIAL,
+        )
+    }
+
+    #[test]
+    fn equality_applies_to_every_kind() {
+        for field in Field::ALL {
+            assert!(Operator::Eq.applies_to(field.kind()), "{}", field.path());
+        }
+    }
+
+    #[test]
+    fn booleans_take_only_eq_and_ne() {
+        for op in [Operator::Lt, Operator::In, Operator::Like] {
+            assert_eq!(
+                Condition::new(
+                    Field::OptsIssync,
+                    op,
+                    LiteralOperand::Scalar(Literal::Bool(true))
+                ),
+                Err(QueryError::OperatorNotApplicable {
+                    field: Field::OptsIssync,
+                    op
+                })
+            );
+        }
+        assert!(
+            Condition::new(
+                Field::OptsIssync,
+                Operator::Ne,
+                LiteralOperand::Scalar(Literal::Bool(true))
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn like_applies_only_to_text() {
+        assert!(matches!(
+            Condition::new(Field::ExtCt, Operator::Like, s("2019%")),
+            Err(QueryError::OperatorNotApplicable { .. })
+        ));
+        assert!(matches!(
+            Condition::new(Field::Id, Operator::Ilike, s("b%")),
+            Err(QueryError::OperatorNotApplicable { .. })
+        ));
+        assert!(Condition::new(Field::Code, Operator::Like, s("A%")).is_ok());
+    }
+
+    #[test]
+    fn operands_must_have_the_fields_type() {
+        let cases = [
+            (Field::Code, LiteralOperand::Scalar(Literal::Bool(true))),
+            (Field::OptsIssync, s("true")),
+            (
+                Field::Code,
+                LiteralOperand::Scalar(Literal::Other("number")),
+            ),
+            (Field::Code, LiteralOperand::Scalar(Literal::Other("null"))),
+            (Field::Code, LiteralOperand::List(vec![])),
+        ];
+        for (field, operand) in cases {
+            assert!(
+                matches!(
+                    Condition::new(field, Operator::Eq, operand.clone()),
+                    Err(QueryError::WrongOperand { .. })
+                ),
+                "{} {operand:?}",
+                field.path()
+            );
+        }
+    }
+
+    #[test]
+    fn ids_and_timestamps_are_parsed_from_strings() {
+        assert!(
+            Condition::new(
+                Field::Id,
+                Operator::Eq,
+                s("b4680fbe-016c-d86f-1d6b-50e54938780c")
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            Condition::new(Field::Id, Operator::Eq, s("nope")),
+            Err(QueryError::InvalidValue {
+                field: Field::Id,
+                ..
+            })
+        ));
+        assert!(Condition::new(Field::ExtCt, Operator::Gte, s("2019-08-28T13:34:16.42Z")).is_ok());
+        assert!(matches!(
+            Condition::new(Field::ExtLwt, Operator::Lt, s("yesterday")),
+            Err(QueryError::InvalidValue {
+                field: Field::ExtLwt,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn in_takes_an_array_of_at_most_1000_items() {
+        let items = |n| LiteralOperand::List(vec![Literal::String("x".into()); n]);
+        assert!(Condition::new(Field::Code, Operator::In, items(1000)).is_ok());
+        assert_eq!(
+            Condition::new(Field::Code, Operator::Nin, items(1001)),
+            Err(QueryError::TooManyItems {
+                op: Operator::Nin,
+                max: 1000
+            })
+        );
+        assert!(matches!(
+            Condition::new(Field::Code, Operator::In, s("x")),
+            Err(QueryError::WrongOperand { .. })
+        ));
+    }
+
+    #[test]
+    fn operands_reject_nul() {
+        assert!(matches!(
+            Condition::new(Field::Code, Operator::Eq, s("a\0")),
+            Err(QueryError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            Condition::new(Field::Code, Operator::Like, s("a\0%")),
+            Err(QueryError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_operators_and_fields_are_named() {
+        let err = Operator::from_name("regex").expect_err("unknown");
+        assert!(err.to_string().contains("`regex`"));
+        let err = field_from_path("tokenlocal").expect_err("unknown");
+        assert!(err.to_string().contains("`tokenlocal`"));
+        assert!(err.to_string().contains("token_local"));
+    }
+
+    #[test]
+    fn empty_logical_groups_are_rejected() {
+        assert_eq!(
+            Filter::any(vec![]),
+            Err(QueryError::EmptyGroup { op: "$or" })
+        );
+        assert_eq!(
+            Filter::all(vec![]),
+            Err(QueryError::EmptyGroup { op: "$and" })
+        );
+    }
+
+    fn leaf() -> Filter {
+        Filter::Condition(Condition::new(Field::Code, Operator::Eq, s("x")).expect("valid"))
+    }
+
+    #[test]
+    fn filters_nested_deeper_than_8_are_rejected() {
+        let nest = |levels: usize| (0..levels).fold(leaf(), |f, _| Filter::Not(Box::new(f)));
+        assert!(
+            ListQuery::new(
+                Some(nest(8)),
+                Sort::default(),
+                Page::new(0, 1, 1).expect("ok")
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            ListQuery::new(
+                Some(nest(9)),
+                Sort::default(),
+                Page::new(0, 1, 1).expect("ok")
+            ),
+            Err(QueryError::TooDeep { max: 8 })
+        );
+    }
+
+    #[test]
+    fn filters_with_more_than_100_clauses_are_rejected() {
+        let page = Page::new(0, 1, 1).expect("ok");
+        let many = |n| Filter::And(vec![leaf(); n]);
+        assert!(ListQuery::new(Some(many(100)), Sort::default(), page).is_ok());
+        assert_eq!(
+            ListQuery::new(Some(many(101)), Sort::default(), page),
+            Err(QueryError::TooManyClauses { max: 100 })
+        );
+    }
+
+    #[test]
+    fn sorts_always_end_with_the_id_tiebreak() {
+        let sort = Sort::new(vec![SortKey {
+            field: Field::Type,
+            direction: SortDirection::Desc,
+        }])
+        .expect("valid");
+        assert_eq!(sort.keys().last().map(|k| k.field), Some(Field::Id));
+        assert_eq!(sort.keys().len(), 2);
+    }
+
+    #[test]
+    fn the_default_sort_is_creation_time_then_id() {
+        let fields: Vec<_> = Sort::default().keys().iter().map(|k| k.field).collect();
+        assert_eq!(fields, [Field::ExtCt, Field::Id]);
+        assert_eq!(Sort::new(vec![]), Ok(Sort::default()));
+    }
+
+    #[test]
+    fn keys_after_id_and_repeated_keys_are_dropped() {
+        let key = |field, direction| SortKey { field, direction };
+        let sort = Sort::new(vec![
+            key(Field::Code, SortDirection::Asc),
+            key(Field::Code, SortDirection::Desc),
+            key(Field::Id, SortDirection::Desc),
+            key(Field::Type, SortDirection::Asc),
+        ])
+        .expect("valid");
+        assert_eq!(
+            sort.keys(),
+            [
+                key(Field::Code, SortDirection::Asc),
+                key(Field::Id, SortDirection::Desc)
+            ]
+        );
+    }
+
+    #[test]
+    fn more_than_8_sort_keys_are_rejected() {
+        let key = SortKey {
+            field: Field::Code,
+            direction: SortDirection::Asc,
+        };
+        assert_eq!(
+            Sort::new(vec![key; 9]),
+            Err(QueryError::TooManySortKeys { max: 8 })
+        );
+    }
+
+    #[test]
+    fn directions_are_asc_or_desc() {
+        assert_eq!(
+            SortDirection::parse("desc", "code"),
+            Ok(SortDirection::Desc)
+        );
+        assert!(SortDirection::parse("DESC", "code").is_err());
+    }
+
+    #[test]
+    fn limits_above_the_maximum_are_rejected() {
+        assert!(Page::new(0, 1000, 1000).is_ok());
+        assert_eq!(
+            Page::new(0, 1001, 1000),
+            Err(QueryError::LimitTooLarge { max: 1000 })
+        );
+        assert!(Page::new(u64::MAX, 1, 1000).is_err());
+    }
+
+    #[test]
+    fn masks_take_paths_and_groups() {
+        let mask = Mask::parse("id, opts").expect("valid");
+        assert!(mask.contains(Field::Id));
+        assert!(mask.contains(Field::OptsIssync));
+        assert!(!mask.contains(Field::Code));
+        assert!(!mask.contains_any_of(Group::Ext));
+    }
+
+    #[test]
+    fn a_blank_mask_shows_everything() {
+        assert_eq!(Mask::parse(""), Ok(Mask::all()));
+        assert_eq!(Mask::parse(" , "), Ok(Mask::all()));
+    }
+
+    #[test]
+    fn unknown_mask_items_list_the_valid_ones() {
+        let err = Mask::parse("id,tokenlocal").expect_err("unknown");
+        let message = err.to_string();
+        assert!(
+            message.contains("`tokenlocal`") && message.contains("opts"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn like_matches_sql_semantics() {
+        assert!(like("ABCDE", "A%", false));
+        assert!(like("ABCDE", "%CD%", false));
+        assert!(like("ABCDE", "A_C%E", false));
+        assert!(!like("ABCDE", "a%", false));
+        assert!(like("ABCDE", "a%", true));
+        assert!(like("50%", "50\\%", false));
+        assert!(!like("500", "50\\%", false));
+        assert!(like("", "%", false));
+        assert!(!like("", "_", false));
+    }
+
+    #[test]
+    fn filters_evaluate_in_memory_as_stores_must() {
+        let p = point("ABCDE", "hello", true, 1_000);
+        let cond = |f, op, o| Filter::Condition(Condition::new(f, op, o).expect("valid"));
+        let yes = cond(
+            Field::OptsIssync,
+            Operator::Eq,
+            LiteralOperand::Scalar(Literal::Bool(true)),
+        );
+        let no = cond(Field::Code, Operator::Like, s("Z%"));
+        assert!(yes.matches(&p));
+        assert!(!no.matches(&p));
+        assert!(Filter::Or(vec![yes.clone(), no.clone()]).matches(&p));
+        assert!(!Filter::And(vec![yes, no.clone()]).matches(&p));
+        assert!(Filter::Not(Box::new(no)).matches(&p));
+        assert!(cond(Field::ExtCt, Operator::Lt, s("1970-01-01T00:00:02Z")).matches(&p));
+    }
+
+    #[test]
+    fn sorting_in_memory_breaks_ties_by_id() {
+        let a = point("A", "same", false, 2);
+        let b = point("B", "same", false, 1);
+        let sort = Sort::new(vec![SortKey {
+            field: Field::OptsTitle,
+            direction: SortDirection::Asc,
+        }])
+        .expect("valid");
+        assert!(sort.compare(&b, &a).is_lt());
+    }
+}
