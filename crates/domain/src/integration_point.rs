@@ -14,16 +14,17 @@ pub use errors::{
 };
 pub use fields::{Field, FieldKind, Group};
 pub use model::{
-    Attributes, CreatePointRequest, IfMatch, IntegrationPoint, LookupKey, Opts, PatchPointRequest,
-    PatchRejected, Revision,
+    Attributes, CreatePointRequest, FieldRef, IfMatch, IntegrationPoint, LookupKey, Opts,
+    PatchPointRequest, PatchRejected, Revision,
 };
 pub use ports::{
     Clock, IdGenerator, IntegrationPointRepository, IntegrationPointService, TokenGenerator,
     WriteOutcome,
 };
 pub use query::{
-    Condition, Filter, ListQuery, Listing, Literal, LiteralOperand, Mask, Operand, Operator, Page,
-    QueryError, Sort, SortDirection, SortKey, Value, field_from_path,
+    Condition, Filter, ListQuery, Listing, Literal, LiteralOperand, MAX_FILTER_CLAUSES,
+    MAX_FILTER_DEPTH, MAX_LIST_ITEMS, MAX_SORT_KEYS, Mask, Operand, Operator, Page, QueryError,
+    Sort, SortDirection, SortKey, Value, field_from_path, field_value,
 };
 pub use values::{
     Code, Comment, FieldError, PointId, PointType, ScriptCode, TextError, Timestamp, Title,

@@ -154,6 +154,30 @@ impl IntegrationPoint {
         self.version
     }
 
+    /// The value of one field, borrowed: the field table's view of a point.
+    pub fn get(&self, field: Field) -> FieldRef<'_> {
+        let a = &self.attributes;
+        match field {
+            Field::Id => FieldRef::Id(self.id),
+            Field::Code => FieldRef::Text(a.code.as_str()),
+            Field::Type => FieldRef::Text(a.kind.as_str()),
+            Field::TokenLocal => FieldRef::Text(self.token_local.as_str()),
+            Field::TokenRemote => FieldRef::Text(a.token_remote.as_str()),
+            Field::TokenRemote2 => FieldRef::Text(a.token_remote2.as_str()),
+            Field::Url => FieldRef::Text(a.url.as_str()),
+            Field::RecvSvcscriptcode => FieldRef::Text(a.recv_svcscriptcode.as_str()),
+            Field::RecvSvcscriptcodeWs => FieldRef::Text(a.recv_svcscriptcode_ws.as_str()),
+            Field::SendSvcscriptcode => FieldRef::Text(a.send_svcscriptcode.as_str()),
+            Field::SendSvcscriptcodeWs => FieldRef::Text(a.send_svcscriptcode_ws.as_str()),
+            Field::OptsTitle => FieldRef::Text(a.opts.title.as_str()),
+            Field::OptsComment => FieldRef::Text(a.opts.comment.as_str()),
+            Field::OptsAllowFilesApi => FieldRef::Bool(a.opts.allow_files_api),
+            Field::OptsIssync => FieldRef::Bool(a.opts.issync),
+            Field::ExtCt => FieldRef::Timestamp(self.created_at),
+            Field::ExtLwt => FieldRef::Timestamp(self.updated_at),
+        }
+    }
+
     /// What an entity tag of this point is made of.
     pub fn revision(&self) -> Revision {
         Revision {
@@ -240,6 +264,19 @@ impl IntegrationPoint {
             ..self.clone()
         }
     }
+}
+
+/// The value of one field of a point, borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldRef<'a> {
+    /// An id.
+    Id(PointId),
+    /// Text.
+    Text(&'a str),
+    /// A boolean.
+    Bool(bool),
+    /// An instant.
+    Timestamp(Timestamp),
 }
 
 fn set<T: Clone>(target: &mut T, value: &Option<T>) {

@@ -5,7 +5,7 @@
 //! handed to any store without further checks.
 
 use super::fields::{Field, FieldKind, Group};
-use super::model::IntegrationPoint;
+use super::model::{FieldRef, IntegrationPoint};
 use super::values::{PointId, TextError, Timestamp};
 
 /// Most items an `in`/`nin` operand may have.
@@ -395,26 +395,11 @@ impl Condition {
 
 /// The value of a field of a point.
 pub fn field_value(point: &IntegrationPoint, field: Field) -> Value {
-    let a = point.attributes();
-    let text = |s: &str| Value::Text(s.to_owned());
-    match field {
-        Field::Id => Value::Id(point.id()),
-        Field::Code => text(a.code.as_str()),
-        Field::Type => text(a.kind.as_str()),
-        Field::TokenLocal => text(point.token_local().as_str()),
-        Field::TokenRemote => text(a.token_remote.as_str()),
-        Field::TokenRemote2 => text(a.token_remote2.as_str()),
-        Field::Url => text(a.url.as_str()),
-        Field::RecvSvcscriptcode => text(a.recv_svcscriptcode.as_str()),
-        Field::RecvSvcscriptcodeWs => text(a.recv_svcscriptcode_ws.as_str()),
-        Field::SendSvcscriptcode => text(a.send_svcscriptcode.as_str()),
-        Field::SendSvcscriptcodeWs => text(a.send_svcscriptcode_ws.as_str()),
-        Field::OptsTitle => text(a.opts.title.as_str()),
-        Field::OptsComment => text(a.opts.comment.as_str()),
-        Field::OptsAllowFilesApi => Value::Bool(a.opts.allow_files_api),
-        Field::OptsIssync => Value::Bool(a.opts.issync),
-        Field::ExtCt => Value::Timestamp(point.created_at()),
-        Field::ExtLwt => Value::Timestamp(point.updated_at()),
+    match point.get(field) {
+        FieldRef::Id(id) => Value::Id(id),
+        FieldRef::Text(text) => Value::Text(text.to_owned()),
+        FieldRef::Bool(b) => Value::Bool(b),
+        FieldRef::Timestamp(t) => Value::Timestamp(t),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::fields::Field;
@@ -424,7 +424,8 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// `2019-08-28T13:34:16.420Z`: UTC, always three fraction digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+        // Formats straight into the writer: representations print two per point.
+        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
     }
 }
 
