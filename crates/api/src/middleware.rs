@@ -1,0 +1,123 @@
+//! Middleware around the whole application: one span per request, and the
+//! reshaping of every error (and panic) into the body of contract §4.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::error::ResponseError;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+use crate::routes::AllowTable;
+
+/// Answers every error that reaches it with a §4 body, so that no layer (the
+/// router, poem-openapi's extractors, the handlers) can leak a `text/plain`
+/// error. A 405 gets the `Allow` header of its path.
+pub(crate) struct ErrorShape {
+    allow: Arc<AllowTable>,
+}
+
+impl ErrorShape {
+    /// Reshapes errors, taking the methods of each path from `allow`.
+    pub(crate) fn new(allow: AllowTable) -> Self {
+        Self {
+            allow: Arc::new(allow),
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for ErrorShape {
+    type Output = ErrorShapeEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ErrorShapeEndpoint {
+            inner,
+            allow: Arc::clone(&self.allow),
+        }
+    }
+}
+
+/// The endpoint [`ErrorShape`] makes.
+pub(crate) struct ErrorShapeEndpoint<E> {
+    inner: E,
+    allow: Arc<AllowTable>,
+}
+
+impl<E: Endpoint> Endpoint for ErrorShapeEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, request: Request) -> poem::Result<Response> {
+        // Kept for the `Allow` header: the request itself moves into the inner endpoint.
+        let path = request.uri().path().to_owned();
+        match self.inner.call(request).await {
+            Ok(output) => Ok(output.into_response()),
+            // A response some layer chose to send as an error is sent as it is.
+            Err(error) if error.is_from_response() => Ok(error.into_response()),
+            Err(error) => Ok(ApiError::from_poem(error, || self.allow.allow(&path)).as_response()),
+        }
+    }
+}
+
+/// The answer to a panic in a handler: logged, and an opaque 500.
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message");
+    ApiError::internal(message).as_response()
+}
+
+/// A span per request holding its method and path, and one event when it is
+/// answered, with the status and the time taken.
+///
+/// Unlike `poem::middleware::Tracing`, nothing from the query string is
+/// recorded: a `filter` may hold a token. Headers and bodies never are.
+pub(crate) struct RequestLog;
+
+impl<E: Endpoint> Middleware<E> for RequestLog {
+    type Output = RequestLogEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequestLogEndpoint { inner }
+    }
+}
+
+/// The endpoint [`RequestLog`] makes.
+pub(crate) struct RequestLogEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, request: Request) -> poem::Result<Response> {
+        let span = tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+        );
+        async move {
+            let started = Instant::now();
+            let result = self
+                .inner
+                .call(request)
+                .await
+                .map(IntoResponse::into_response);
+            let status = match &result {
+                Ok(response) => response.status(),
+                Err(error) => error.status(),
+            };
+            tracing::info!(
+                status = status.as_u16(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "answered"
+            );
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}

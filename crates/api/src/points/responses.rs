@@ -1,0 +1,244 @@
+//! What each operation answers: one `ApiResponse` enum per operation for its
+//! successes, and one [`Operation`] per operation listing its error statuses
+//! (sent as [`OperationError`](crate::error::OperationError)s).
+
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+use uuid::Uuid;
+
+use super::dto::IntegrationPointBody;
+use crate::error::{ErrorStatus, Operation};
+use crate::payload::JsonBytes;
+
+/// One point, serialised by `render`.
+pub(crate) type PointJson = JsonBytes<IntegrationPointBody>;
+
+/// A list of points, serialised by `render`.
+pub(crate) type PointListJson = JsonBytes<Vec<IntegrationPointBody>>;
+
+/// Answer of `POST` on the collection.
+#[derive(ApiResponse)]
+pub(crate) enum CreatePointResponse {
+    /// The created point (200, as in the source document).
+    #[oai(status = 200)]
+    Created(
+        PointJson,
+        /// Where the new point lives.
+        #[oai(header = "Location")]
+        String,
+        /// The point's revision, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `GET` on the collection.
+#[derive(ApiResponse)]
+pub(crate) enum ListPointsResponse {
+    /// One page of the points the filter selects, in order.
+    #[oai(status = 200)]
+    Listed(
+        PointListJson,
+        /// How many points match the filter, ignoring `offset` and `limit`.
+        #[oai(header = "X-Total-Count")]
+        u64,
+    ),
+}
+
+/// Answer of `GET` on a point.
+#[derive(ApiResponse)]
+pub(crate) enum GetPointResponse {
+    /// The point.
+    #[oai(status = 200)]
+    Found(
+        PointJson,
+        /// The point's revision, for `If-Match` and `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// The point still has the revision `If-None-Match` names; no body.
+    #[oai(status = 304)]
+    NotModified(
+        /// The point's revision.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `PATCH` on a point.
+#[derive(ApiResponse)]
+pub(crate) enum PatchPointResponse {
+    /// The point after the patch (unchanged, with the same `ETag`, when the
+    /// patch changed nothing).
+    #[oai(status = 200)]
+    Patched(
+        PointJson,
+        /// The point's revision.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+/// Answer of `DELETE` on a point.
+#[derive(ApiResponse)]
+pub(crate) enum DeletePointResponse {
+    /// The point is gone; no body.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+/// Answer of LOOKUP.
+#[derive(ApiResponse)]
+pub(crate) enum LookupResponse {
+    /// The distinct ids of the matching points.
+    #[oai(status = 200)]
+    Found(Json<Vec<Uuid>>),
+}
+
+/// Answer of `POST …/{id}/rotate_token`.
+#[derive(ApiResponse)]
+pub(crate) enum RotateTokenResponse {
+    /// The point with its new `token_local`.
+    #[oai(status = 200)]
+    Rotated(
+        PointJson,
+        /// The point's new revision.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+const BAD_BODY: ErrorStatus = ErrorStatus::new(
+    400,
+    "The body or a parameter is invalid: malformed JSON, an unknown or `null` field, a value of \
+     the wrong type or breaking its rule. `error_details.field` names the field.",
+);
+const BAD_ID_OR_VIEW: ErrorStatus = ErrorStatus::new(
+    400,
+    "The id is not a UUID, or `mask` or `flat` is invalid; `error_details.field` names which.",
+);
+const NOT_FOUND: ErrorStatus = ErrorStatus::new(404, "No integration point has this id.");
+const PRECONDITION_FAILED: ErrorStatus = ErrorStatus::new(
+    412,
+    "`If-Match` names no current revision of the point; nothing was changed.",
+);
+const TOO_LARGE: ErrorStatus = ErrorStatus::new(413, "The body exceeds the configured limit.");
+const NOT_JSON: ErrorStatus = ErrorStatus::new(
+    415,
+    "The body is not JSON: `Content-Type` must be `application/json`.",
+);
+const INTERNAL: ErrorStatus =
+    ErrorStatus::new(500, "Unexpected failure; the service log has the details.");
+const UNAVAILABLE: ErrorStatus = ErrorStatus::new(503, "The database is unavailable; retry later.");
+
+/// `POST` on the collection.
+pub(crate) enum Create {}
+
+impl Operation for Create {
+    const ERRORS: &'static [ErrorStatus] = &[
+        BAD_BODY,
+        ErrorStatus::new(
+            409,
+            "The `code`, `id` or `token_local` is already in use; `error_details.field` names it.",
+        ),
+        TOO_LARGE,
+        NOT_JSON,
+        INTERNAL,
+        UNAVAILABLE,
+    ];
+}
+
+/// `GET` on the collection.
+pub(crate) enum List {}
+
+impl Operation for List {
+    const ERRORS: &'static [ErrorStatus] = &[
+        ErrorStatus::new(
+            400,
+            "A query parameter is invalid (unknown field or operator, wrong operand, `limit` \
+             above the maximum, …); `error_details.field` names the parameter.",
+        ),
+        INTERNAL,
+        UNAVAILABLE,
+    ];
+}
+
+/// `GET` on a point.
+pub(crate) enum Get {}
+
+impl Operation for Get {
+    const ERRORS: &'static [ErrorStatus] = &[BAD_ID_OR_VIEW, NOT_FOUND, INTERNAL, UNAVAILABLE];
+}
+
+/// `PATCH` on a point.
+pub(crate) enum Patch {}
+
+impl Operation for Patch {
+    const ERRORS: &'static [ErrorStatus] = &[
+        ErrorStatus::new(
+            400,
+            "The body or a parameter is invalid, or it changes `id`, `token_local` or `ext`; \
+             `error_details.field` names the field.",
+        ),
+        NOT_FOUND,
+        ErrorStatus::new(
+            409,
+            "The new `code` is already in use, or concurrent writers kept changing the point \
+             (retry).",
+        ),
+        PRECONDITION_FAILED,
+        TOO_LARGE,
+        NOT_JSON,
+        INTERNAL,
+        UNAVAILABLE,
+    ];
+}
+
+/// `DELETE` on a point.
+pub(crate) enum Delete {}
+
+impl Operation for Delete {
+    const ERRORS: &'static [ErrorStatus] = &[
+        ErrorStatus::new(400, "The id is not a UUID."),
+        NOT_FOUND,
+        PRECONDITION_FAILED,
+        INTERNAL,
+        UNAVAILABLE,
+    ];
+}
+
+/// LOOKUP, and its alias `POST …/lookup`.
+pub(crate) enum Lookup {}
+
+impl Operation for Lookup {
+    const ERRORS: &'static [ErrorStatus] = &[
+        ErrorStatus::new(
+            400,
+            "The body is not a JSON string nor an object with exactly one of `id`, `code`, \
+             `token_local` whose value is a string.",
+        ),
+        ErrorStatus::new(
+            404,
+            "No point matches. The body is exactly \
+             `{\"error_code\": 1404, \"error_message\": \"Lookup failed\"}`.",
+        ),
+        TOO_LARGE,
+        NOT_JSON,
+        INTERNAL,
+        UNAVAILABLE,
+    ];
+}
+
+/// `POST …/{id}/rotate_token`.
+pub(crate) enum RotateToken {}
+
+impl Operation for RotateToken {
+    const ERRORS: &'static [ErrorStatus] = &[
+        BAD_ID_OR_VIEW,
+        NOT_FOUND,
+        ErrorStatus::new(409, "Concurrent writers kept changing the point; retry."),
+        PRECONDITION_FAILED,
+        INTERNAL,
+        UNAVAILABLE,
+    ];
+}
