@@ -1,0 +1,19 @@
+//! The driven adapters of the integration points service: storage in SQLite or
+//! PostgreSQL through sea-orm, and the production clock, id and token
+//! generators.
+//!
+//! Startup, in order: [`connect`] with [`DatabaseSettings`], [`migrate`], then
+//! [`SeaOrmIntegrationPointRepository::new`]. [`ping`] and
+//! [`pending_migrations`] serve readiness checks.
+
+pub mod persistence;
+pub mod system;
+
+pub use persistence::{
+    ConnectError, DatabaseSettings, SeaOrmIntegrationPointRepository, connect, migrate,
+    migrate_down, migration_status, pending_migrations, ping,
+};
+/// The pool handle [`connect`] returns, and the error type of migrations, so
+/// that callers need no direct dependency on sea-orm.
+pub use sea_orm::{DatabaseConnection, DbErr};
+pub use system::{OsRandomTokens, RandomnessUnavailable, SystemClock, UuidV7Ids};

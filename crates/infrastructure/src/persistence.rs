@@ -1,0 +1,17 @@
+//! Storage of integration points in SQLite or PostgreSQL, through sea-orm.
+//!
+//! The schema comes from the `migration` crate; the entity here mirrors it and
+//! never leaves this module tree: the repository speaks domain types only.
+
+mod connect;
+pub(crate) mod entity;
+mod error;
+mod mapper;
+mod query;
+mod repository;
+
+pub use connect::{
+    ConnectError, DatabaseSettings, connect, migrate, migrate_down, migration_status,
+    pending_migrations, ping,
+};
+pub use repository::SeaOrmIntegrationPointRepository;

@@ -1,0 +1,435 @@
+//! Opening the database: the connection pool, the per-connection settings both
+//! backends need for the repository's semantics, migrations and health checks.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use domain::integration_point::StoreError;
+use migration::{MigrationStatus, Migrator, MigratorTrait};
+use sea_orm::sqlx::{
+    self,
+    postgres::PgConnectOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+
+use super::error::store_error;
+
+/// How long a SQLite connection waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the database is and how the pool behaves; the binary fills it from
+/// configuration.
+///
+/// Its `Debug` output hides the password the URL may carry.
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    /// `postgres://…`/`postgresql://…`, or `sqlite:…`/`sqlite://…`
+    /// (`sqlite://data/points.db?mode=rwc` creates the file, `sqlite::memory:`
+    /// keeps the database in memory).
+    pub url: String,
+    /// The most connections the pool opens (at least 1). An in-memory SQLite
+    /// database always uses exactly one.
+    pub max_connections: u32,
+    /// The connections the pool keeps open even when idle (at most `max_connections`).
+    pub min_connections: u32,
+    /// The longest [`connect`] may take as a whole: opening the first connection
+    /// and preparing the schema.
+    pub connect_timeout: Duration,
+    /// The longest a query waits for a pooled connection (including opening a
+    /// new one) before the store reports itself unavailable.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL only: the schema that holds the tables, created if missing and
+    /// made the search path of every connection. Letters, digits and `_`, not
+    /// starting with a digit, at most 63 characters.
+    pub schema: Option<String>,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// The URL with the password of its user info (`scheme://user:password@host`)
+/// and of a `password=` parameter replaced.
+fn redact_password(url: &str) -> String {
+    const REDACTED: &str = "<redacted>";
+    let mut redacted = String::with_capacity(url.len());
+    let (before_query, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    match before_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            redacted.push_str(scheme);
+            redacted.push_str("://");
+            match authority.rsplit_once('@') {
+                Some((user_info, host)) => {
+                    let user = user_info
+                        .split_once(':')
+                        .map_or(user_info, |(user, _)| user);
+                    redacted.push_str(user);
+                    if user_info.contains(':') {
+                        redacted.push(':');
+                        redacted.push_str(REDACTED);
+                    }
+                    redacted.push('@');
+                    redacted.push_str(host);
+                }
+                None => redacted.push_str(authority),
+            }
+            redacted.push_str(path);
+        }
+        None => redacted.push_str(before_query),
+    }
+    if let Some(query) = query {
+        redacted.push('?');
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                    format!("{key}={REDACTED}")
+                }
+                _ => param.to_owned(),
+            })
+            .collect();
+        redacted.push_str(&params.join("&"));
+    }
+    redacted
+}
+
+/// Why [`connect`] failed. No variant carries the URL, which may hold a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is neither a PostgreSQL nor a SQLite URL.
+    #[error("the database URL must start with postgres://, postgresql:// or sqlite:")]
+    UnsupportedUrl,
+    /// The URL has the right scheme but cannot be parsed.
+    #[error("the database URL is invalid")]
+    InvalidUrl(#[source] sqlx::Error),
+    /// The pool sizes contradict each other.
+    #[error(
+        "max_connections must be at least 1 and min_connections at most max_connections \
+         (max_connections = {max}, min_connections = {min})"
+    )]
+    InvalidPoolSize {
+        /// `max_connections` as configured.
+        max: u32,
+        /// `min_connections` as configured.
+        min: u32,
+    },
+    /// The schema name is not a plain identifier.
+    #[error(
+        "the schema name `{0}` is invalid: use letters, digits and `_`, not starting with a digit, \
+         at most 63 characters"
+    )]
+    InvalidSchema(String),
+    /// A schema was configured for a database that has none.
+    #[error("a schema can only be configured for PostgreSQL")]
+    SchemaWithoutPostgres,
+    /// The directory of a SQLite database file could not be created.
+    #[error("cannot create the directory {} for the SQLite database", .path.display())]
+    CreateDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Why it could not be created.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database did not answer in time.
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
+    /// The database refused the connection or the schema could not be prepared.
+    #[error("cannot connect to the database")]
+    Database(#[source] DbErr),
+}
+
+/// Which database a URL names.
+enum Target {
+    Postgres,
+    SqliteMemory,
+    SqliteFile(PathBuf),
+}
+
+impl Target {
+    fn of(url: &str) -> Result<Self, ConnectError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgConnectOptions::from_str(url).map_err(ConnectError::InvalidUrl)?;
+            return Ok(Self::Postgres);
+        }
+        let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            return Err(ConnectError::UnsupportedUrl);
+        };
+        let options = SqliteConnectOptions::from_str(url).map_err(ConnectError::InvalidUrl)?;
+        // sqlx recognises an in-memory database (`:memory:` or `mode=memory`)
+        // but does not tell whether it found one.
+        let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_memory = database == ":memory:" || params.split('&').any(|p| p == "mode=memory");
+        Ok(if in_memory {
+            Self::SqliteMemory
+        } else {
+            Self::SqliteFile(options.get_filename().to_path_buf())
+        })
+    }
+}
+
+/// Opens a connection pool to the database `settings` names and prepares it.
+///
+/// SQLite connections all run in WAL mode with `synchronous = NORMAL`, a 5 s
+/// busy timeout, foreign keys and `case_sensitive_like` on (so that `like` is
+/// case-sensitive as on PostgreSQL); the directory of a database file is
+/// created if missing. A PostgreSQL schema, when configured, is created if
+/// missing and is every connection's search path. Statement logging is off:
+/// bound values include tokens.
+///
+/// # Errors
+/// [`ConnectError`] for invalid settings, an unreachable database, or a
+/// database that does not answer within `settings.connect_timeout`.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, ConnectError> {
+    let target = Target::of(&settings.url)?;
+    let (max, min) = (settings.max_connections, settings.min_connections);
+    if max == 0 || min > max {
+        return Err(ConnectError::InvalidPoolSize { max, min });
+    }
+    let schema = match (&settings.schema, &target) {
+        (None, _) => None,
+        (Some(schema), Target::Postgres) if is_identifier(schema) => Some(schema.as_str()),
+        (Some(schema), Target::Postgres) => {
+            return Err(ConnectError::InvalidSchema(schema.clone()));
+        }
+        (Some(_), _) => return Err(ConnectError::SchemaWithoutPostgres),
+    };
+    if let Target::SqliteFile(path) = &target {
+        create_parent_directory(path)?;
+    }
+
+    let mut options = ConnectOptions::new(settings.url.as_str());
+    options
+        .max_connections(max)
+        .min_connections(min)
+        .acquire_timeout(settings.acquire_timeout)
+        .sqlx_logging(false);
+    match &target {
+        Target::Postgres => {
+            if let Some(schema) = schema {
+                options.set_schema_search_path(schema);
+            }
+        }
+        Target::SqliteMemory => {
+            // The database lives exactly as long as its one connection: never
+            // close it, and never open a second, which would see another database.
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .map_sqlx_sqlite_opts(sqlite_connection_settings);
+        }
+        Target::SqliteFile(_) => {
+            options.map_sqlx_sqlite_opts(|opts| {
+                sqlite_connection_settings(opts)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            });
+        }
+    }
+
+    let open = async {
+        let db = Database::connect(options)
+            .await
+            .map_err(ConnectError::Database)?;
+        if let Some(schema) = schema {
+            create_schema(&db, schema)
+                .await
+                .map_err(ConnectError::Database)?;
+        }
+        Ok(db)
+    };
+    tokio::time::timeout(settings.connect_timeout, open)
+        .await
+        .map_err(|_| ConnectError::TimedOut(settings.connect_timeout))?
+}
+
+/// What every SQLite connection needs, on disk or in memory.
+fn sqlite_connection_settings(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true)
+        // Off by default, which makes LIKE fold ASCII case, unlike PostgreSQL's.
+        .pragma("case_sensitive_like", "ON")
+}
+
+fn create_parent_directory(database: &Path) -> Result<(), ConnectError> {
+    let Some(directory) = database.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    // Blocking, but once at startup and before any connection exists.
+    std::fs::create_dir_all(directory).map_err(|source| ConnectError::CreateDirectory {
+        path: directory.to_path_buf(),
+        source,
+    })
+}
+
+/// Whether `name` is a plain PostgreSQL identifier, safe to quote as it is.
+fn is_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let starts_well = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_');
+    starts_well && name.len() <= 63 && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+async fn create_schema(db: &DatabaseConnection, schema: &str) -> Result<(), DbErr> {
+    // The name is a validated identifier: quoting it is enough.
+    let statement = format!(r#"CREATE SCHEMA IF NOT EXISTS "{schema}""#);
+    match db.execute_unprepared(&statement).await {
+        // Two replicas starting together can both pass IF NOT EXISTS; the loser
+        // sees a unique violation in the catalog, and the schema exists.
+        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Ok(())
+        }
+        result => result.map(drop),
+    }
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// The failure of the first migration that fails; earlier ones stay applied.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Reverts the `steps` most recently applied migrations.
+///
+/// # Errors
+/// The failure of the first revert that fails; earlier ones stay reverted.
+pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
+    Migrator::down(db, Some(steps)).await
+}
+
+/// Every migration by name, oldest first, with whether it is applied; reads
+/// only (an unmigrated database lists them all as pending).
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    Ok(Migrator::get_migration_with_status_read_only(db)
+        .await?
+        .iter()
+        .map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied))
+        .collect())
+}
+
+/// Checks that the database answers.
+///
+/// # Errors
+/// [`StoreError::Unavailable`] when it does not.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.ping().await.map_err(|e| store_error("ping", &e))
+}
+
+/// How many migrations are not applied yet, without changing the database
+/// (not even creating the migrations table).
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    Migrator::get_pending_migrations_read_only(db)
+        .await
+        .map(|pending| pending.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_show_a_password() {
+        let cases = [
+            (
+                "postgres://app:s3cret@db:5432/points",
+                "postgres://app:<redacted>@db:5432/points",
+            ),
+            (
+                "postgres://app@db/points?password=s3cret&sslmode=require",
+                "postgres://app@db/points?password=<redacted>&sslmode=require",
+            ),
+            ("postgres://db/points", "postgres://db/points"),
+            (
+                "sqlite://data/points.db?mode=rwc",
+                "sqlite://data/points.db?mode=rwc",
+            ),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(redact_password(url), expected);
+        }
+        let settings = DatabaseSettings {
+            url: "postgres://app:s3cret@db/points".into(),
+            max_connections: 1,
+            min_connections: 0,
+            connect_timeout: Duration::from_secs(1),
+            acquire_timeout: Duration::from_secs(1),
+            schema: None,
+        };
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        for good in ["points", "_tests", "t_0193a0b4", &"a".repeat(63)] {
+            assert!(is_identifier(good), "{good:?}");
+        }
+        for bad in ["", "0abc", "a-b", r#"a"b"#, "a b", "схема", &"a".repeat(64)] {
+            assert!(!is_identifier(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn urls_name_their_backend() {
+        let cases = [
+            ("postgres://postgres@127.0.0.1:5432/test", "postgres"),
+            ("postgresql://u:p@db/test", "postgres"),
+            ("sqlite::memory:", "memory"),
+            ("sqlite://:memory:", "memory"),
+            ("sqlite://?mode=memory", "memory"),
+            ("sqlite://data/x.db?mode=rwc", "file data/x.db"),
+            ("sqlite:data/x.db", "file data/x.db"),
+            ("sqlite:///var/lib/x.db?mode=rwc", "file /var/lib/x.db"),
+        ];
+        for (url, expected) in cases {
+            let described = match Target::of(url) {
+                Ok(Target::Postgres) => "postgres".to_owned(),
+                Ok(Target::SqliteMemory) => "memory".to_owned(),
+                Ok(Target::SqliteFile(path)) => format!("file {}", path.display()),
+                Err(error) => format!("error {error}"),
+            };
+            assert_eq!(described, expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn other_urls_are_rejected_without_echoing_them() {
+        for url in ["mysql://root:secret@db/x", "secret", ""] {
+            let error = Target::of(url).err().map(|e| e.to_string());
+            assert!(
+                error.as_deref().is_some_and(|e| !e.contains("secret")),
+                "{url}: {error:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! [`SeaOrmIntegrationPointRepository`]: the integration points port on
+//! SQLite or PostgreSQL.
+
+use domain::integration_point::{
+    IntegrationPoint, IntegrationPointRepository, ListQuery, Listing, LookupKey, PointId,
+    StoreError, Version, WriteError, WriteOutcome,
+};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use super::entity::{self, Column, Entity};
+use super::error::{store_error, write_error};
+use super::query;
+
+/// Keeps integration points in the `integration_points` table.
+///
+/// Uniqueness comes from the table's unique indexes and every conditional
+/// write is a single statement, so any number of replicas can share the
+/// database safely.
+#[derive(Debug, Clone)]
+pub struct SeaOrmIntegrationPointRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmIntegrationPointRepository {
+    /// A repository on a migrated database (see [`crate::connect`] and
+    /// [`crate::migrate`]).
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// How many points match the query's filter, given the length of its page.
+    ///
+    /// A separate `COUNT(*)` rather than `COUNT(*) OVER ()` in the page query:
+    /// the window makes the database read and buffer every matching row before
+    /// it returns the first, which defeats an index that could serve `ORDER BY
+    /// … LIMIT` by reading the page alone, while a plain count can scan an index
+    /// only. The two statements see different snapshots, so a write between
+    /// them can make the total disagree with the page by that write.
+    async fn total(&self, query: &ListQuery, page_len: usize) -> Result<u64, StoreError> {
+        const OPERATION: &str = "count integration points";
+        let page = query.page();
+        let page_len = u64::try_from(page_len).unwrap_or(u64::MAX);
+        // A page that is not full ends the result, so it tells the total by
+        // itself, unless it is empty after an offset (which may overshoot).
+        // Small collections, the common case, thus take one query, not two.
+        if page_len < page.limit() && (page_len > 0 || page.offset() == 0) {
+            return Ok(page.offset().saturating_add(page_len));
+        }
+        let row = self
+            .db
+            .query_one(&query::count(query.filter()))
+            .await
+            .map_err(|e| store_error(OPERATION, &e))?;
+        let total = match row {
+            Some(row) => row
+                .try_get::<i64>("", query::TOTAL)
+                .map_err(|e| store_error(OPERATION, &e))?,
+            None => 0,
+        };
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+}
+
+/// A lookup key's kind, for traces: the key itself may be a token.
+fn key_kind(key: &LookupKey) -> &'static str {
+    match key {
+        LookupKey::Any(_) => "any",
+        LookupKey::Id(_) => "id",
+        LookupKey::Code(_) => "code",
+        LookupKey::TokenLocal(_) => "token_local",
+    }
+}
+
+impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
+    #[tracing::instrument(skip_all, fields(id = %point.id()))]
+    async fn insert(&self, point: &IntegrationPoint) -> Result<(), WriteError> {
+        Entity::insert(entity::ActiveModel::from(point))
+            .exec_without_returning(&self.db)
+            .await
+            .map(drop)
+            .map_err(|e| write_error("insert integration point", &e))
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %id))]
+    async fn find(&self, id: PointId) -> Result<Option<IntegrationPoint>, StoreError> {
+        Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await
+            .map_err(|e| store_error("find integration point", &e))?
+            .map(IntegrationPoint::try_from)
+            .transpose()
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(offset = query.page().offset(), limit = query.page().limit())
+    )]
+    async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
+        let rows = query::page(query)
+            .all(&self.db)
+            .await
+            .map_err(|e| store_error("list integration points", &e))?;
+        let total = self.total(query, rows.len()).await?;
+        let items = rows
+            .into_iter()
+            .map(IntegrationPoint::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Listing { items, total })
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %point.id(), expected = expected.get()))]
+    async fn update(
+        &self,
+        point: &IntegrationPoint,
+        expected: Version,
+    ) -> Result<WriteOutcome, WriteError> {
+        // One statement, so the check and the write are one atomic step. The
+        // creation time tells two lives of one id apart: a point deleted and
+        // created again restarts at version 1.
+        let result = Entity::update_many()
+            .set(entity::ActiveModel::from(point))
+            .filter(Column::Id.eq(point.id().as_uuid()))
+            .filter(Column::Version.eq(expected.get()))
+            .filter(Column::Ct.eq(point.created_at().as_millis()))
+            .exec(&self.db)
+            .await
+            .map_err(|e| write_error("update integration point", &e))?;
+        Ok(outcome(result.rows_affected))
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %id, expected = expected.map(Version::get)))]
+    async fn delete(
+        &self,
+        id: PointId,
+        expected: Option<Version>,
+    ) -> Result<WriteOutcome, StoreError> {
+        let mut delete = Entity::delete_many().filter(Column::Id.eq(id.as_uuid()));
+        if let Some(version) = expected {
+            delete = delete.filter(Column::Version.eq(version.get()));
+        }
+        let result = delete
+            .exec(&self.db)
+            .await
+            .map_err(|e| store_error("delete integration point", &e))?;
+        Ok(outcome(result.rows_affected))
+    }
+
+    #[tracing::instrument(skip_all, fields(key = key_kind(key)))]
+    async fn lookup(&self, key: &LookupKey) -> Result<Vec<PointId>, StoreError> {
+        let condition = match key {
+            LookupKey::Any(value) => {
+                let by_id = PointId::parse(value)
+                    .ok()
+                    .map(|id| Column::Id.eq(id.as_uuid()));
+                Condition::any()
+                    .add(Column::Code.eq(value.as_str()))
+                    .add(Column::TokenLocal.eq(value.as_str()))
+                    .add_option(by_id)
+            }
+            LookupKey::Id(None) => return Ok(Vec::new()),
+            LookupKey::Id(Some(id)) => Condition::all().add(Column::Id.eq(id.as_uuid())),
+            LookupKey::Code(code) => Condition::all().add(Column::Code.eq(code.as_str())),
+            LookupKey::TokenLocal(token) => {
+                Condition::all().add(Column::TokenLocal.eq(token.as_str()))
+            }
+        };
+        // Each row matches at most once however many of its columns match, and
+        // ids are unique, so the ids come back distinct without DISTINCT.
+        let ids: Vec<Uuid> = Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(condition)
+            .order_by_asc(Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(|e| store_error("look up integration points", &e))?;
+        Ok(ids.into_iter().map(PointId::from_uuid).collect())
+    }
+}
+
+/// Whether a conditional write took effect; every write filters on the primary
+/// key, so it affects one row or none.
+fn outcome(rows_affected: u64) -> WriteOutcome {
+    if rows_affected == 1 {
+        WriteOutcome::Applied
+    } else {
+        WriteOutcome::Stale
+    }
+}

@@ -1,0 +1,101 @@
+//! The migrations themselves: reversible, and producing the schema the
+//! repository relies on.
+
+use domain::integration_point::IntegrationPointRepository;
+use infrastructure::{migrate, pending_migrations};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::support::{Backend, TestDb, point, run};
+
+const MIGRATIONS: usize = 2;
+
+/// The names of the indexes on `integration_points`, sorted.
+async fn index_names(db: &TestDb) -> Vec<String> {
+    let sql = match db.backend {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name = 'integration_points' AND sql IS NOT NULL ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename = 'integration_points' ORDER BY indexname"
+        }
+    };
+    let backend = db.connection.get_database_backend();
+    db.connection
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("list indexes")
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").expect("index name"))
+        .collect()
+}
+
+on_both_backends!(migrations_roll_back_completely_and_apply_again);
+async fn migrations_roll_back_completely_and_apply_again(db: TestDb) {
+    // Arrange
+    assert_eq!(pending_migrations(&db.connection).await.expect("status"), 0);
+
+    // Act
+    Migrator::down(&db.connection, None).await.expect("down");
+    let pending_after_down = pending_migrations(&db.connection).await.expect("status");
+    let insert_without_table = db.repository.insert(&point("A")).await;
+    migrate(&db.connection).await.expect("up again");
+
+    // Assert
+    assert_eq!(pending_after_down, MIGRATIONS);
+    assert!(insert_without_table.is_err(), "the table is gone");
+    assert_eq!(pending_migrations(&db.connection).await.expect("status"), 0);
+    db.repository
+        .insert(&point("A"))
+        .await
+        .expect("insert after up");
+}
+
+on_both_backends!(the_schema_has_the_unique_and_query_indexes);
+async fn the_schema_has_the_unique_and_query_indexes(db: TestDb) {
+    let mut expected = vec![
+        "ix_integration_points_ct_id",
+        "ix_integration_points_lwt_id",
+        "ix_integration_points_type_code_id",
+        "ux_integration_points_code",
+        "ux_integration_points_token_local",
+    ];
+    if db.backend == Backend::Postgres {
+        expected.push("integration_points_pkey");
+        expected.sort_unstable();
+    }
+
+    assert_eq!(index_names(&db).await, expected);
+}
+
+/// Text columns of PostgreSQL must compare by code point, as SQLite's do,
+/// whatever the database's default collation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_postgres_text_column_uses_the_c_collation() {
+    run(Backend::Postgres, |db: TestDb| async move {
+        let sql = "SELECT column_name, collation_name FROM information_schema.columns \
+                   WHERE table_schema = current_schema() AND table_name = 'integration_points' \
+                   AND data_type = 'text' ORDER BY column_name";
+
+        let rows = db
+            .connection
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("read the catalog");
+
+        let collations: Vec<(String, String)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get("", "column_name").expect("column name"),
+                    row.try_get("", "collation_name").expect("collation"),
+                )
+            })
+            .collect();
+        assert_eq!(collations.len(), 12, "{collations:?}");
+        assert!(collations.iter().all(|(_, c)| c == "C"), "{collations:?}");
+    })
+    .await;
+}
