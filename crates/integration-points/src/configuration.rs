@@ -1,0 +1,295 @@
+//! Typed settings, layered from the compiled-in defaults, an environment file,
+//! a file named on the command line and `APP__…` environment variables.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use config::{Config, Environment, File, FileFormat};
+use serde::{Deserialize, Serialize};
+
+/// `config/default.toml`, compiled in so that the binary runs from any directory.
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// Every setting of the service.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP listener.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// List requests.
+    pub list: ListSettings,
+    /// HTTP request limits.
+    pub http: HttpSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind.
+    pub host: String,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub shutdown_timeout_ms: u64,
+}
+
+/// The database.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`. May hold a password: never log it whole.
+    pub url: String,
+    /// Apply pending migrations at start-up.
+    pub auto_migrate: bool,
+    /// PostgreSQL schema to use; empty for the search path's default.
+    pub schema: String,
+    /// Largest pool size.
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// Bound on opening one connection.
+    pub connect_timeout_ms: u64,
+    /// Bound on waiting for a pooled connection.
+    pub acquire_timeout_ms: u64,
+}
+
+/// List requests.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSettings {
+    /// Default and maximum `limit`.
+    pub max_limit: u64,
+}
+
+/// HTTP request limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter directives; `RUST_LOG` takes precedence.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Settings {
+    /// Loads the layers in order: compiled-in defaults, `config/$APP_ENV.toml`
+    /// (relative to the working directory, when `APP_ENV` is set), `file`, and
+    /// `APP__SECTION__KEY` environment variables.
+    ///
+    /// # Errors
+    /// A missing environment or explicit file, a malformed value or an unknown key.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let app_env = std::env::var("APP_ENV").ok().filter(|e| !e.is_empty());
+        Self::load_from(app_env.as_deref(), file, Environment::with_prefix("APP"))
+    }
+
+    /// [`Settings::load`] with the environment layer given, so tests need not
+    /// touch the process environment.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_from(
+        app_env: Option<&str>,
+        file: Option<&Path>,
+        environment: Environment,
+    ) -> anyhow::Result<Self> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(env) = app_env {
+            let path = PathBuf::from("config").join(format!("{env}.toml"));
+            anyhow::ensure!(
+                path.is_file(),
+                "APP_ENV={env} but {} does not exist",
+                path.display()
+            );
+            builder = builder.add_source(File::from(path));
+        }
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.is_file(),
+                "configuration file {} does not exist",
+                file.display()
+            );
+            builder = builder.add_source(File::from(file.to_path_buf()));
+        }
+        let settings: Self = builder
+            .add_source(
+                environment
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .context("failed to read the configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let db = &self.database;
+        anyhow::ensure!(
+            db.url.starts_with("sqlite:")
+                || db.url.starts_with("postgres:")
+                || db.url.starts_with("postgresql:"),
+            "database.url must start with sqlite: or postgres:"
+        );
+        anyhow::ensure!(
+            db.max_connections >= 1,
+            "database.max_connections must be at least 1"
+        );
+        anyhow::ensure!(
+            db.min_connections <= db.max_connections,
+            "database.min_connections must not exceed database.max_connections"
+        );
+        anyhow::ensure!(
+            self.http.body_limit >= 1024,
+            "http.body_limit must be at least 1024 bytes"
+        );
+        Ok(())
+    }
+
+    /// The settings as TOML with secrets (the database password) redacted.
+    ///
+    /// # Errors
+    /// Only if serialisation fails, which the types rule out in practice.
+    pub fn redacted_toml(&self) -> anyhow::Result<String> {
+        let mut copy = self.clone();
+        copy.database.url = redact_url_password(&copy.database.url);
+        toml::to_string(&copy).context("serialising settings")
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl DatabaseSettings {
+    /// The settings the persistence adapter takes.
+    pub fn to_connection_settings(&self) -> infrastructure::DatabaseSettings {
+        infrastructure::DatabaseSettings {
+            url: self.url.clone(),
+            max_connections: self.max_connections,
+            min_connections: self.min_connections,
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
+            schema: Some(self.schema.clone()).filter(|s| !s.is_empty()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Environment {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Environment::with_prefix("APP").source(Some(map))
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_loopback_port_8080() {
+        let settings = Settings::load_from(None, None, env(&[])).expect("defaults load");
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.server.port, 8080);
+        assert!(settings.database.url.starts_with("sqlite://data/"));
+        assert!(settings.database.auto_migrate);
+        assert_eq!(settings.list.max_limit, 1000);
+        assert_eq!(settings.http.body_limit, 64 * 1024);
+    }
+
+    #[test]
+    fn environment_variables_override_nested_keys() {
+        let settings = Settings::load_from(
+            None,
+            None,
+            env(&[
+                ("APP__SERVER__PORT", "9000"),
+                ("APP__DATABASE__URL", "postgres://u:p@db:5432/ip"),
+                ("APP__DATABASE__AUTO_MIGRATE", "false"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(settings.server.port, 9000);
+        assert_eq!(settings.database.url, "postgres://u:p@db:5432/ip");
+        assert!(!settings.database.auto_migrate);
+    }
+
+    #[test]
+    fn a_config_file_overrides_defaults_and_environment_overrides_the_file() {
+        let path = std::env::temp_dir().join(format!("ip-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "[server]\nport = 7000\nhost = \"0.0.0.0\"\n").expect("written");
+        let settings =
+            Settings::load_from(None, Some(&path), env(&[("APP__SERVER__PORT", "7001")]))
+                .expect("loads");
+        std::fs::remove_file(&path).ok();
+        assert_eq!(settings.server.host, "0.0.0.0");
+        assert_eq!(settings.server.port, 7001);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let result = Settings::load_from(None, None, env(&[("APP__SERVER__PROT", "1")]));
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error() {
+        let result = Settings::load_from(None, Some(Path::new("/nonexistent/x.toml")), env(&[]));
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_database_urls() {
+        assert_eq!(
+            redact_url_password("postgres://user:secret@db:5432/ip?sslmode=require"),
+            "postgres://user:***@db:5432/ip?sslmode=require"
+        );
+        assert_eq!(redact_url_password("postgres://db/ip"), "postgres://db/ip");
+        assert_eq!(
+            redact_url_password("sqlite://data/x.db"),
+            "sqlite://data/x.db"
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! Starts the real service on a random port over a fresh database, and talks
+//! to it over HTTP.
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use integration_points::configuration::{LogFormat, Settings};
+use integration_points::startup::Application;
+use integration_points::telemetry;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The collection path.
+pub const POINTS: &str = "/rest/v1/service/integration_points";
+
+/// Logs go to stdout when `TEST_LOG` is set, else nowhere.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    let subscriber = if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::get_subscriber("info", LogFormat::Pretty, std::io::stdout)
+    } else {
+        telemetry::get_subscriber("off", LogFormat::Pretty, std::io::sink)
+    };
+    // A second test binary thread racing here is harmless: one of them wins.
+    let _ = telemetry::init_subscriber(subscriber);
+});
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh schema in the database `TEST_DATABASE_URL` names.
+    Postgres,
+}
+
+/// A running service and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    /// A plain HTTP client.
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    sqlite_file: Option<PathBuf>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+        }
+    }
+}
+
+/// The PostgreSQL URL tests use, or `None` to skip PostgreSQL variants.
+/// Under CI the variants must run, so a missing URL fails them.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run in CI"
+            );
+            eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL variant");
+            None
+        }
+    }
+}
+
+/// Settings for a test service on `backend`, or `None` when PostgreSQL is not available.
+pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
+    let mut settings =
+        Settings::load_from(None, None, config::Environment::with_prefix("IP_TEST_NONE"))
+            .expect("the default configuration loads");
+    settings.server.host = "127.0.0.1".to_owned();
+    settings.server.port = 0;
+    settings.server.shutdown_timeout_ms = 5_000;
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    let sqlite_file = match backend {
+        Backend::Sqlite => {
+            let file = std::env::temp_dir().join(format!("ip-e2e-{unique}.db"));
+            settings.database.url = format!("sqlite://{}?mode=rwc", file.display());
+            Some(file)
+        }
+        Backend::Postgres => {
+            settings.database.url = postgres_url()?;
+            settings.database.schema = format!("e2e_{unique}");
+            settings.database.max_connections = 8;
+            None
+        }
+    };
+    Some((settings, sqlite_file))
+}
+
+/// Starts the service on `backend` with default settings.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let (settings, sqlite_file) = test_settings(backend)?;
+    Some(spawn_with(settings, sqlite_file).await)
+}
+
+/// Starts the service with the given settings.
+pub async fn spawn_with(settings: Settings, sqlite_file: Option<PathBuf>) -> TestApp {
+    LazyLock::force(&TRACING);
+    let app = Application::build(&settings)
+        .await
+        .expect("the service starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = oneshot::channel();
+    tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("the server runs");
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+        sqlite_file,
+    }
+}
+
+/// A response read whole.
+pub struct Reply {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The raw body.
+    pub text: String,
+}
+
+impl Reply {
+    async fn read(response: Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a readable body");
+        Self {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text))
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the contract's error shape and status, and returns the body.
+    pub fn assert_error(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text);
+        assert!(
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "errors are JSON: {:?}",
+            self.headers
+        );
+        let body = self.json();
+        assert_eq!(
+            body["error_code"],
+            json!(1000 + u64::from(status)),
+            "{body}"
+        );
+        assert!(body["error_message"].is_string(), "{body}");
+        body
+    }
+
+    /// Asserts a 400 naming `field` in `error_details.field`.
+    pub fn assert_bad_field(&self, field: &str) -> Value {
+        let body = self.assert_error(400);
+        assert_eq!(body["error_details"]["field"], json!(field), "{body}");
+        body
+    }
+}
+
+impl TestApp {
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
+        let method = Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Reply::read(request.send().await.expect("the request is sent")).await
+    }
+
+    /// Sends a request with a raw body and content type.
+    pub async fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Reply {
+        let method = Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the request is sent");
+        Reply::read(response).await
+    }
+
+    /// Sends a request with extra headers.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let method = Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Reply::read(request.send().await.expect("the request is sent")).await
+    }
+
+    /// Creates a point and returns its representation.
+    pub async fn create(&self, body: Value) -> Value {
+        let reply = self.request("POST", POINTS, Some(&body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "create failed: {}",
+            reply.text
+        );
+        reply.json()
+    }
+
+    /// The path of one point.
+    pub fn item(id: &str) -> String {
+        format!("{POINTS}/{id}")
+    }
+}
+
+/// Expands one test body into a SQLite and a PostgreSQL test.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            async fn scenario($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite)
+                    .await
+                    .expect("SQLite is always available");
+                scenario(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                    scenario(app).await;
+                }
+            }
+        }
+    };
+}
