@@ -3,15 +3,16 @@
 //! generators.
 //!
 //! Startup, in order: [`connect`] with [`DatabaseSettings`], [`migrate`], then
-//! [`SeaOrmIntegrationPointRepository::new`]. [`ping`] and
-//! [`pending_migrations`] serve readiness checks.
+//! [`SeaOrmIntegrationPointRepository::new`]. [`SeaOrmHealthCheck`] answers
+//! readiness checks (through [`ping`] and [`pending_migrations`]) and reports
+//! the pool's figures.
 
 pub mod persistence;
 pub mod system;
 
 pub use persistence::{
-    ConnectError, DatabaseSettings, SeaOrmIntegrationPointRepository, connect, migrate,
-    migrate_down, migration_status, pending_migrations, ping,
+    ConnectError, DatabaseSettings, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository, connect,
+    migrate, migrate_down, migration_status, pending_migrations, ping,
 };
 /// The pool handle [`connect`] returns, and the error type of migrations, so
 /// that callers need no direct dependency on sea-orm.

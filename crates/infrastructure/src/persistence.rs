@@ -6,6 +6,7 @@
 mod connect;
 pub(crate) mod entity;
 mod error;
+mod health;
 mod mapper;
 mod query;
 mod repository;
@@ -14,4 +15,5 @@ pub use connect::{
     ConnectError, DatabaseSettings, connect, migrate, migrate_down, migration_status,
     pending_migrations, ping,
 };
+pub use health::SeaOrmHealthCheck;
 pub use repository::SeaOrmIntegrationPointRepository;

@@ -221,6 +221,10 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .max_connections(max)
         .min_connections(min)
         .acquire_timeout(settings.acquire_timeout)
+        // sqlx's default, made explicit because recovery after an outage rests
+        // on it: a pooled connection is pinged before it is handed out, so one
+        // that died with the database is replaced instead of failing a request.
+        .test_before_acquire(true)
         .sqlx_logging(false);
     match &target {
         Target::Postgres => {

@@ -11,6 +11,7 @@ mod support;
 mod concurrency;
 mod connect;
 mod crud;
+mod health;
 mod list;
 mod lookup;
 mod migrations;
