@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{self, Backend, POINTS, TestApp};
 use crate::on_both_backends;
+use crate::process::ServiceProcess;
 
 /// Sends `n` copies of a request at once and returns their statuses.
 async fn race(
@@ -134,12 +135,22 @@ on_both_backends! {
     }
 }
 
-/// Two service processes' worth of servers on one PostgreSQL schema.
+/// Two service processes on one PostgreSQL schema, as two replicas behind a
+/// load balancer would be. They start one after the other, so that the first
+/// has migrated the schema before the second looks at it.
 async fn two_replicas() -> Option<[Arc<TestApp>; 2]> {
     let (settings, _) = helpers::test_settings(Backend::Postgres)?;
-    let first = helpers::spawn_with(settings.clone(), None).await;
-    let second = helpers::spawn_with(settings, None).await;
-    Some([Arc::new(first), Arc::new(second)])
+    let database = [
+        ("APP__DATABASE__URL", settings.database.url.as_str()),
+        ("APP__DATABASE__SCHEMA", settings.database.schema.as_str()),
+        ("APP__DATABASE__MAX_CONNECTIONS", "8"),
+    ];
+    let first = ServiceProcess::start(&database).await;
+    let second = ServiceProcess::start(&database).await;
+    Some([
+        Arc::new(TestApp::of_process(first)),
+        Arc::new(TestApp::of_process(second)),
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

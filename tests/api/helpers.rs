@@ -11,6 +11,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::process::ServiceProcess;
+
 /// The collection path.
 pub const POINTS: &str = "/rest/v1/service/integration_points";
 
@@ -42,6 +44,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     sqlite_file: Option<PathBuf>,
+    /// The child process serving, when the app is one; killed on drop.
+    _process: Option<ServiceProcess>,
 }
 
 impl Drop for TestApp {
@@ -124,6 +128,21 @@ pub async fn spawn_with(settings: Settings, sqlite_file: Option<PathBuf>) -> Tes
         client: reqwest::Client::new(),
         shutdown: Some(tx),
         sqlite_file,
+        _process: None,
+    }
+}
+
+impl TestApp {
+    /// The app a child process serves, for tests that need separate
+    /// processes (replicas) rather than servers in the test's own.
+    pub fn of_process(process: ServiceProcess) -> Self {
+        Self {
+            address: process.address.clone(),
+            client: reqwest::Client::new(),
+            shutdown: None,
+            sqlite_file: None,
+            _process: Some(process),
+        }
     }
 }
 

@@ -2,9 +2,17 @@
 //! and (when `TEST_DATABASE_URL` is set) on PostgreSQL.
 
 mod helpers;
+mod process;
+mod proxy;
 
+mod cli;
 mod concurrency;
+mod containers;
+mod durability;
 mod errors;
 mod examples;
+mod operations;
+mod outage;
 mod query;
+mod shutdown;
 mod writes;

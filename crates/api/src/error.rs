@@ -9,6 +9,7 @@
 use std::fmt::Debug;
 use std::marker::PhantomData;
 
+use domain::health::HealthError;
 use domain::integration_point::{
     CreatePointError, DeletePointError, Field, FieldError, GetPointError, ListPointsError,
     LookupError, PatchPointError, PatchRejected, RotateTokenError, StoreError,
@@ -75,6 +76,9 @@ pub(crate) enum ApiError {
     /// 503: the database could not be reached.
     #[error("the database is unavailable; retry later")]
     Unavailable,
+    /// 503: the readiness check failed; the message says what is wrong.
+    #[error("not ready: {0}")]
+    NotReady(HealthError),
     /// 500: anything unexpected. The message reveals nothing; the cause is
     /// logged where the error is created.
     #[error("internal server error")]
@@ -118,7 +122,7 @@ impl ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::OtherClientError(status) => *status,
         }
@@ -253,6 +257,13 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Unknown(_) => Self::internal(&error),
         }
+    }
+}
+
+impl From<HealthError> for ApiError {
+    fn from(error: HealthError) -> Self {
+        tracing::warn!(error = ?error, "not ready");
+        Self::NotReady(error)
     }
 }
 
@@ -415,6 +426,7 @@ mod tests {
             (ApiError::UnsupportedMediaType, 1415),
             (ApiError::Internal, 1500),
             (ApiError::Unavailable, 1503),
+            (ApiError::NotReady(HealthError::MigrationsPending(1)), 1503),
         ];
         for (error, code) in cases {
             assert_eq!(error.body().error_code, code, "{error:?}");
@@ -455,6 +467,17 @@ mod tests {
             "pool timed out".into(),
         )));
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn a_failed_readiness_check_is_a_503_that_says_why() {
+        let body = ApiError::from(HealthError::MigrationsPending(2)).body();
+
+        assert_eq!(body.error_code, 1503);
+        assert_eq!(
+            body.error_message,
+            "not ready: 2 database migration(s) pending"
+        );
     }
 
     #[test]

@@ -5,27 +5,40 @@
 //!
 //! The binary calls [`app`] (or [`openapi_json`]) and nothing else: poem's
 //! types stay behind this crate's boundary, apart from the endpoint it serves.
+//!
+//! Beside the API it serves what operators need: health probes at
+//! `/health/live` and `/health/ready`, Prometheus metrics at `/metrics`, an
+//! `X-Request-Id` on every response, and one log span per request.
 
 mod error;
 mod etag;
+mod health;
+mod metrics;
 mod middleware;
 mod params;
 mod payload;
 mod points;
 mod render;
+mod request_id;
 mod routes;
 mod server;
 
+use std::sync::Arc;
+
+use domain::health::HealthCheck;
 use domain::integration_point::IntegrationPointService;
 use poem::endpoint::BoxEndpoint;
+use poem::http::Method;
 use poem::middleware::CatchPanic;
-use poem::{EndpointExt, Route};
+use poem::{EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
+use crate::health::{Live, Ready};
+use crate::metrics::{HttpMetrics, Metrics, MetricsEndpoint};
 use crate::middleware::{ErrorShape, RequestLog};
 use crate::payload::BodyLimit;
 use crate::points::{COLLECTION_PATH, PointsApi};
-use crate::routes::{AllowTable, PointsRoutes};
+use crate::routes::{AllowTable, PointsRoutes, RouteTemplates};
 
 pub use crate::server::HttpServer;
 
@@ -54,25 +67,47 @@ impl Default for ApiConfig {
     }
 }
 
+/// The documentation's paths (`/docs/` is Swagger UI's own page).
+const DOCS_ROUTES: [&str; 3] = ["/openapi.json", "/docs", "/docs/"];
+
+/// The operators' paths, all served to `GET` (and so `HEAD`) only.
+const OPERATIONS_ROUTES: [&str; 3] = ["/health/live", "/health/ready", "/metrics"];
+
 /// The whole HTTP application over `service`: the operations under
 /// `/rest/v1/service/integration_points` (`LOOKUP` included), Swagger UI at
-/// `/docs` and the OpenAPI document at `/openapi.json`.
+/// `/docs`, the OpenAPI document at `/openapi.json`, and the probes and
+/// metrics (`/health/live`, `/health/ready`, `/metrics`), which ask `health`
+/// about the database.
 ///
-/// Every error leaves it in the shape of contract §4, and each request is
-/// traced in a span. More middleware (authentication, request ids, metrics)
-/// can be wrapped around the returned endpoint.
-pub fn app<S: IntegrationPointService>(service: S, config: ApiConfig) -> BoxEndpoint<'static> {
+/// Every error leaves it in the shape of contract §4, each request is traced
+/// in a span under its request id, counted and timed.
+pub fn app<S: IntegrationPointService, H: HealthCheck>(
+    service: S,
+    health: H,
+    config: ApiConfig,
+) -> BoxEndpoint<'static> {
     let routes = PointsRoutes::new(PointsApi::new(service, config.max_limit));
-    let allow = AllowTable::of(routes.clone());
+    let allow = AllowTable::of(
+        routes.clone(),
+        OPERATIONS_ROUTES.map(|path| (path, vec![Method::GET])),
+    );
+    let templates = Arc::new(RouteTemplates::of::<PointsRoutes<S>>(
+        DOCS_ROUTES.into_iter().chain(OPERATIONS_ROUTES),
+    ));
+    let metrics = Arc::new(Metrics::new(health.clone(), Arc::clone(&templates)));
     let api = document(routes);
     Route::new()
         .at("/openapi.json", api.spec_endpoint())
         .nest("/docs", api.swagger_ui())
+        .at("/health/live", get(Live))
+        .at("/health/ready", get(Ready::new(health)))
+        .at("/metrics", get(MetricsEndpoint::new(Arc::clone(&metrics))))
         .nest_no_strip(COLLECTION_PATH, api)
         .data(BodyLimit(config.body_limit))
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .with(ErrorShape::new(allow))
-        .with(RequestLog)
+        .with(HttpMetrics::new(metrics))
+        .with(RequestLog::new(templates))
         .boxed()
 }
 

@@ -1,5 +1,5 @@
-//! Middleware around the whole application: one span per request, and the
-//! reshaping of every error (and panic) into the body of contract §4.
+//! Middleware around the whole application: one span per request with its id,
+//! and the reshaping of every error (and panic) into the body of contract §4.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -10,7 +10,8 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
 use crate::error::ApiError;
-use crate::routes::AllowTable;
+use crate::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::routes::{AllowTable, RouteTemplates};
 
 /// Answers every error that reaches it with a §4 body, so that no layer (the
 /// router, poem-openapi's extractors, the handlers) can leak a `text/plain`
@@ -70,52 +71,72 @@ pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal(message).as_response()
 }
 
-/// A span per request holding its method and path, and one event when it is
-/// answered, with the status and the time taken.
+/// A span per request holding its id, method and route template, so that
+/// every line logged while serving it names the request; one access line
+/// when it is answered, with the status and the time taken; and the id in the
+/// `X-Request-Id` header of the response.
 ///
-/// Unlike `poem::middleware::Tracing`, nothing from the query string is
-/// recorded: a `filter` may hold a token. Headers and bodies never are.
-pub(crate) struct RequestLog;
+/// Unlike `poem::middleware::Tracing`, neither the raw path nor the query
+/// string is recorded: a `filter` may hold a token, and a confused client may
+/// put one in the path. Headers and bodies never are.
+pub(crate) struct RequestLog {
+    routes: Arc<RouteTemplates>,
+}
+
+impl RequestLog {
+    /// Logs requests under the templates of `routes`.
+    pub(crate) fn new(routes: Arc<RouteTemplates>) -> Self {
+        Self { routes }
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for RequestLog {
     type Output = RequestLogEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestLogEndpoint { inner }
+        RequestLogEndpoint {
+            inner,
+            routes: Arc::clone(&self.routes),
+        }
     }
 }
 
 /// The endpoint [`RequestLog`] makes.
 pub(crate) struct RequestLogEndpoint<E> {
     inner: E,
+    routes: Arc<RouteTemplates>,
 }
 
 impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
+        let id = RequestId::of(&request);
         let span = tracing::info_span!(
             "request",
+            request_id = %id,
             method = %request.method(),
-            path = %request.uri().path(),
+            route = %self.routes.of_path(request.uri().path()),
+            // The name of the API key, recorded by authentication; never the key.
+            api_key = tracing::field::Empty,
         );
         async move {
             let started = Instant::now();
-            let result = self
-                .inner
-                .call(request)
-                .await
-                .map(IntoResponse::into_response);
-            let status = match &result {
-                Ok(response) => response.status(),
-                Err(error) => error.status(),
+            // Whatever happened inside, the client gets a response carrying
+            // the id, so an error it reports can be found in the log.
+            let mut response = match self.inner.call(request).await {
+                Ok(output) => output.into_response(),
+                Err(error) => error.into_response(),
             };
             tracing::info!(
-                status = status.as_u16(),
-                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                status = response.status().as_u16(),
+                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
                 "answered"
             );
-            result
+            if let Ok(value) = id.as_str().parse() {
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            Ok(response)
         }
         .instrument(span)
         .await

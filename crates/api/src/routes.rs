@@ -66,13 +66,13 @@ impl<S: IntegrationPointService> OpenApi for PointsRoutes<S> {
     }
 }
 
-/// The methods each route answers, to fill the `Allow` header of a 405.
+/// Route paths, each with a value, matched against request paths the way
+/// poem's router matches them: a static segment wins over a parameter.
 #[derive(Debug)]
-pub(crate) struct AllowTable {
-    /// Routes with their `Allow` value, most static first: poem's router
-    /// prefers a static segment to a parameter, so the first route that
-    /// matches a path is the one poem chose.
-    routes: Vec<(Vec<Segment>, String)>,
+pub(crate) struct PathTable<T> {
+    /// Routes with their values, most static first, so that the first route
+    /// that matches a path is the one poem chose.
+    routes: Vec<(Vec<Segment>, T)>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -81,22 +81,13 @@ enum Segment {
     Param,
 }
 
-impl AllowTable {
-    /// Reads the routes of `api`, whose endpoints are built and dropped.
-    pub(crate) fn of(api: impl OpenApi) -> Self {
-        let mut table = RouteTable::new();
-        api.add_routes(&mut table);
-        Self::from_routes(
-            table
-                .into_iter()
-                .map(|(path, methods)| (path, methods.into_keys().collect())),
-        )
-    }
-
-    fn from_routes(routes: impl IntoIterator<Item = (String, Vec<Method>)>) -> Self {
+impl<T> PathTable<T> {
+    /// A table of `(path, value)` pairs; a path parameter is written as poem
+    /// (`/points/:id`) or OpenAPI (`/points/{id}`) writes it.
+    pub(crate) fn new<P: AsRef<str>>(routes: impl IntoIterator<Item = (P, T)>) -> Self {
         let mut routes: Vec<_> = routes
             .into_iter()
-            .map(|(path, methods)| (segments(&path), allow_value(methods)))
+            .map(|(path, value)| (segments(path.as_ref()), value))
             .collect();
         routes.sort_by_key(|(segments, _)| {
             segments
@@ -107,8 +98,8 @@ impl AllowTable {
         Self { routes }
     }
 
-    /// The `Allow` value of the route that serves `path`, if one does.
-    pub(crate) fn allow(&self, path: &str) -> Option<String> {
+    /// The value of the route that serves `path`, if one does.
+    pub(crate) fn find(&self, path: &str) -> Option<&T> {
         let parts: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
         self.routes
             .iter()
@@ -122,19 +113,99 @@ impl AllowTable {
                             Segment::Param => !part.is_empty(),
                         })
             })
-            .map(|(_, allow)| allow.clone())
+            .map(|(_, value)| value)
     }
 }
 
-/// Splits a poem route path (`/a/:param0/b`) into its segments.
+/// The methods each route answers, to fill the `Allow` header of a 405.
+#[derive(Debug)]
+pub(crate) struct AllowTable(PathTable<String>);
+
+impl AllowTable {
+    /// Reads the routes of `api`, whose endpoints are built and dropped, and
+    /// adds the `extra` routes served beside it.
+    pub(crate) fn of<'a>(
+        api: impl OpenApi,
+        extra: impl IntoIterator<Item = (&'a str, Vec<Method>)>,
+    ) -> Self {
+        let mut table = RouteTable::new();
+        api.add_routes(&mut table);
+        let api_routes = table
+            .into_iter()
+            .map(|(path, methods)| (path, methods.into_keys().collect()));
+        let extra = extra
+            .into_iter()
+            .map(|(path, methods)| (path.to_owned(), methods));
+        Self::from_routes(api_routes.chain(extra))
+    }
+
+    fn from_routes(routes: impl IntoIterator<Item = (String, Vec<Method>)>) -> Self {
+        Self(PathTable::new(
+            routes
+                .into_iter()
+                .map(|(path, methods)| (path, allow_value(methods))),
+        ))
+    }
+
+    /// The `Allow` value of the route that serves `path`, if one does.
+    pub(crate) fn allow(&self, path: &str) -> Option<String> {
+        self.0.find(path).cloned()
+    }
+}
+
+/// The route label of requests no route serves: one value whatever the path,
+/// so that clients cannot make the labels grow.
+pub(crate) const UNMATCHED: &str = "unmatched";
+
+/// The route template (`/rest/v1/service/integration_points/{id}`) of a
+/// request path, for logs and metrics, where the raw path would leak ids and
+/// let clients create any number of label values.
+#[derive(Debug)]
+pub(crate) struct RouteTemplates {
+    table: PathTable<Arc<str>>,
+    unmatched: Arc<str>,
+}
+
+impl RouteTemplates {
+    /// The templates of `api` as its OpenAPI document writes them, and the
+    /// `extra` routes served beside it.
+    pub(crate) fn of<'a, A: OpenApi>(extra: impl IntoIterator<Item = &'a str>) -> Self {
+        let api_paths = A::meta()
+            .into_iter()
+            .flat_map(|api| api.paths)
+            .map(|path| path.path);
+        let templates = api_paths
+            .chain(extra.into_iter().map(str::to_owned))
+            .map(|path| {
+                let template = Arc::<str>::from(path.as_str());
+                (path, template)
+            });
+        Self {
+            table: PathTable::new(templates),
+            unmatched: Arc::from(UNMATCHED),
+        }
+    }
+
+    /// The template of the route that serves `path`, or [`UNMATCHED`].
+    pub(crate) fn of_path(&self, path: &str) -> Arc<str> {
+        Arc::clone(self.table.find(path).unwrap_or(&self.unmatched))
+    }
+}
+
+/// Splits a route path (`/a/:param0/b` or `/a/{id}/b`) into its segments.
 fn segments(route: &str) -> Vec<Segment> {
     route
         .strip_prefix('/')
         .unwrap_or(route)
         .split('/')
-        .map(|segment| match segment.strip_prefix(':') {
-            Some(_) => Segment::Param,
-            None => Segment::Static(segment.to_owned()),
+        .map(|segment| {
+            let is_param =
+                segment.starts_with(':') || (segment.starts_with('{') && segment.ends_with('}'));
+            if is_param {
+                Segment::Param
+            } else {
+                Segment::Static(segment.to_owned())
+            }
         })
         .collect()
 }
@@ -200,6 +271,17 @@ mod tests {
             table.allow("/points/abc").as_deref(),
             Some("GET, HEAD, DELETE")
         );
+    }
+
+    #[test]
+    fn parameters_may_be_written_as_poem_or_openapi_writes_them() {
+        let table = PathTable::new([
+            ("/points/{id}/rotate", "openapi"),
+            ("/points/:param0", "poem"),
+        ]);
+
+        assert_eq!(table.find("/points/abc/rotate"), Some(&"openapi"));
+        assert_eq!(table.find("/points/abc"), Some(&"poem"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use domain::health::HealthCheck;
 use domain::integration_point::IntegrationPointService;
 use poem::Server;
 use poem::endpoint::BoxEndpoint;
@@ -22,13 +23,14 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `address` (`host:port`; port 0 picks a free port) and prepares the
-    /// API over `service`.
+    /// API over `service`, with probes and metrics that ask `health`.
     ///
     /// # Errors
     /// When the address cannot be resolved or bound.
-    pub async fn bind<S: IntegrationPointService>(
+    pub async fn bind<S: IntegrationPointService, H: HealthCheck>(
         address: &str,
         service: S,
+        health: H,
         config: ApiConfig,
     ) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(address).await?;
@@ -36,7 +38,7 @@ impl HttpServer {
         Ok(Self {
             acceptor: TcpAcceptor::from_tokio(listener)?,
             local_addr,
-            endpoint: app(service, config),
+            endpoint: app(service, health, config),
         })
     }
 

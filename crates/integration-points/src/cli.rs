@@ -9,16 +9,51 @@ use crate::configuration::{Settings, redact_url_password};
 use crate::startup::{self, Application};
 use crate::telemetry;
 
+/// Examples shown at the end of `--help`.
+const EXAMPLES: &str = "\
+Examples:
+  integration-points
+      Serve on 127.0.0.1:8080, with SQLite in ./data.
+  APP__DATABASE__URL=postgres://app:secret@db:5432/points integration-points serve
+      Serve on PostgreSQL.
+  integration-points --config production.toml check-config
+      Show the settings a start would use, secrets redacted.
+  integration-points migrate status
+      List the migrations and whether each is applied.
+  integration-points openapi > openapi.json
+      Write the API description, to generate clients offline.";
+
+/// What `serve --help` adds.
+const SERVE_NOTES: &str = "\
+Besides the API under /rest/v1/service/integration_points, it serves:
+  GET /health/live     200 while the process runs
+  GET /health/ready    200 when the database answers and is migrated, else 503
+  GET /metrics         Prometheus metrics
+  GET /docs            Swagger UI (GET /openapi.json is the document)
+
+SIGTERM or SIGINT stops it gracefully: it stops accepting connections, gives
+requests in flight server.shutdown_timeout_ms to finish, closes the database
+pool and exits with status 0.";
+
 /// Integration points: a REST service that manages the channels connecting the
 /// platform to outside messaging systems (web hooks, Telegram bots, …).
 ///
-/// Settings come from the compiled-in defaults, then config/$APP_ENV.toml,
-/// then --config FILE, then APP__SECTION__KEY environment variables
-/// (for example APP__SERVER__PORT=9000 or APP__DATABASE__URL=postgres://…).
+/// Settings are layered, each layer overriding the one before: the compiled-in
+/// defaults, config/$APP_ENV.toml when APP_ENV is set, the file given with
+/// --config, and APP__SECTION__KEY environment variables (APP__SERVER__PORT=9000,
+/// APP__DATABASE__URL=postgres://…). `check-config` prints the result.
 #[derive(Debug, Parser)]
-#[command(name = "integration-points", version, about, long_about)]
+#[command(
+    name = "integration-points",
+    version,
+    about,
+    long_about,
+    after_help = EXAMPLES,
+    after_long_help = EXAMPLES
+)]
 pub struct Cli {
-    /// A TOML file layered over the defaults and config/$APP_ENV.toml.
+    /// A TOML file of settings, layered over the defaults and
+    /// config/$APP_ENV.toml and under APP__… environment variables.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -31,17 +66,30 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API until SIGTERM or SIGINT (the default).
+    #[command(after_help = SERVE_NOTES)]
     Serve,
     /// Apply, revert or list database migrations, then exit.
+    ///
+    /// Serving applies pending migrations itself unless database.auto_migrate
+    /// is false; this command is for doing it by hand, before a rollout or to
+    /// undo one.
+    #[command(after_help = "Examples:\n  integration-points migrate status\n  \
+                            APP__DATABASE__URL=postgres://app:secret@db/points integration-points migrate up")]
     Migrate {
-        /// `up` applies every pending migration, `down` reverts the latest one,
-        /// `status` lists them.
+        /// What to do with the migrations.
         #[arg(value_enum, default_value_t = MigrateAction::Up)]
         action: MigrateAction,
     },
     /// Print the OpenAPI document (JSON) to stdout, to generate clients offline.
+    ///
+    /// It needs no database: the document describes the API, not the data.
     Openapi,
-    /// Load and validate the configuration, then print it with secrets redacted.
+    /// Load and validate the configuration, then print it as TOML with secrets
+    /// redacted.
+    ///
+    /// Exits with a non-zero status and a message naming the problem when a
+    /// setting is malformed or a key is unknown (a misspelt APP__… variable
+    /// included), so it can gate a deployment.
     CheckConfig,
 }
 
@@ -77,7 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    init_logging(&settings)?;
+    init_logging(&settings, Sink::Stdout)?;
     let app = Application::build(&settings).await?;
     app.run_until(startup::shutdown_signal()).await?;
     tracing::info!("stopped");
@@ -85,7 +133,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {
-    init_logging(settings)?;
+    // Its report goes to stdout, so its log goes to stderr.
+    init_logging(settings, Sink::Stderr)?;
     let url = redact_url_password(&settings.database.url);
     let db = infrastructure::connect(&settings.database.to_connection_settings())
         .await
@@ -127,10 +176,16 @@ async fn openapi(settings: &Settings) -> anyhow::Result<String> {
     Ok(api::openapi_json(service, startup::api_config(settings)))
 }
 
-fn init_logging(settings: &Settings) -> anyhow::Result<()> {
-    telemetry::init_subscriber(telemetry::get_subscriber(
-        &settings.log.level,
-        settings.log.format,
-        std::io::stdout,
-    ))
+/// Where log lines go.
+enum Sink {
+    Stdout,
+    Stderr,
+}
+
+fn init_logging(settings: &Settings, sink: Sink) -> anyhow::Result<()> {
+    let (level, format) = (&settings.log.level, settings.log.format);
+    telemetry::init_subscriber(match sink {
+        Sink::Stdout => telemetry::get_subscriber(level, format, std::io::stdout),
+        Sink::Stderr => telemetry::get_subscriber(level, format, std::io::stderr),
+    })
 }

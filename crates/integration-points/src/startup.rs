@@ -7,7 +7,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use api::{ApiConfig, HttpServer};
 use application::Service;
-use infrastructure::{OsRandomTokens, SeaOrmIntegrationPointRepository, SystemClock, UuidV7Ids};
+use infrastructure::{
+    DatabaseConnection, OsRandomTokens, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository,
+    SystemClock, UuidV7Ids,
+};
 
 use crate::configuration::{Settings, redact_url_password};
 
@@ -15,10 +18,15 @@ use crate::configuration::{Settings, redact_url_password};
 pub type ProductionService =
     Service<SeaOrmIntegrationPointRepository, SystemClock, UuidV7Ids, OsRandomTokens>;
 
+/// How long closing the pool may take at shutdown. Closing waits for every
+/// connection to come back, and one stuck on a dead network never would.
+const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A built service, bound to its port and ready to serve.
 pub struct Application {
     server: HttpServer,
     shutdown_timeout: Duration,
+    db: DatabaseConnection,
 }
 
 impl Application {
@@ -28,15 +36,22 @@ impl Application {
     /// # Errors
     /// Any start-up step that fails, with the step named.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let service = build_service(settings).await?;
+        let db = open_database(settings).await?;
+        let service = service_over(db.clone())?;
+        // Readiness waits on the database no longer than a request would.
+        let health = SeaOrmHealthCheck::new(
+            db.clone(),
+            Duration::from_millis(settings.database.acquire_timeout_ms),
+        );
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let server = HttpServer::bind(&address, service, api_config(settings))
+        let server = HttpServer::bind(&address, service, health, api_config(settings))
             .await
             .with_context(|| format!("failed to listen on {address}"))?;
         tracing::info!(address = %server.local_addr(), "listening");
         Ok(Self {
             server,
             shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
+            db,
         })
     }
 
@@ -50,16 +65,31 @@ impl Application {
         self.local_addr().port()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish
-    /// for at most the configured time.
+    /// Serves until `shutdown` completes: then stops accepting connections,
+    /// lets in-flight requests finish for at most the configured time, and
+    /// closes the database pool.
     ///
     /// # Errors
-    /// When the server fails.
+    /// When the server fails, or the pool does not close in time.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        self.server
+        let served = self
+            .server
             .run_until(shutdown, self.shutdown_timeout)
             .await
-            .context("the HTTP server failed")
+            .context("the HTTP server failed");
+        // Closed explicitly, whatever the server's fate: PostgreSQL then sees
+        // each session end cleanly instead of a connection reset, and SQLite
+        // checkpoints its write-ahead log.
+        let closed = match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {
+            Ok(closed) => closed.context("closing the database pool failed"),
+            Err(_) => Err(anyhow::anyhow!(
+                "the database pool did not close within {POOL_CLOSE_TIMEOUT:?}"
+            )),
+        };
+        if closed.is_ok() {
+            tracing::info!("database connections closed");
+        }
+        served.and(closed)
     }
 }
 
@@ -76,6 +106,14 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
 /// # Errors
 /// When the database cannot be reached or migrated.
 pub async fn build_service(settings: &Settings) -> anyhow::Result<ProductionService> {
+    service_over(open_database(settings).await?)
+}
+
+/// Connects to the configured database and migrates it when configured to.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let db_settings = &settings.database;
     let safe_url = redact_url_password(&db_settings.url);
     let db = infrastructure::connect(&db_settings.to_connection_settings())
@@ -87,6 +125,14 @@ pub async fn build_service(settings: &Settings) -> anyhow::Result<ProductionServ
             .context("failed to apply database migrations")?;
     }
     tracing::info!(database = %safe_url, "database ready");
+    Ok(db)
+}
+
+/// The use cases over the repository on `db`.
+///
+/// # Errors
+/// When the operating system cannot provide randomness for tokens.
+fn service_over(db: DatabaseConnection) -> anyhow::Result<ProductionService> {
     let tokens =
         OsRandomTokens::new().context("the operating system's random generator is unavailable")?;
     Ok(Service::new(

@@ -21,12 +21,14 @@ where
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = Registry::default().with(filter);
     match format {
+        // Every span the event is in, outermost first: a line logged deep in
+        // an adapter's span still carries the request's id from the outer one.
         LogFormat::Json => Box::new(
             registry.with(
                 tracing_subscriber::fmt::layer()
                     .json()
-                    .with_current_span(true)
-                    .with_span_list(false)
+                    .with_current_span(false)
+                    .with_span_list(true)
                     .with_writer(sink),
             ),
         ),

@@ -5,7 +5,9 @@ mod create;
 mod docs;
 mod errors;
 mod fake;
+mod fake_health;
 mod lookup;
+mod operations;
 mod read;
 mod write;
 
@@ -16,6 +18,7 @@ use poem::test::{TestClient, TestResponse};
 use serde_json::{Value, json};
 
 use crate::fake::FakeService;
+use crate::fake_health::FakeHealth;
 
 /// The collection path.
 const POINTS: &str = "/rest/v1/service/integration_points";
@@ -27,7 +30,7 @@ fn client(service: &FakeService) -> Client {
 }
 
 fn client_with(service: &FakeService, config: ApiConfig) -> Client {
-    TestClient::new(app(service.clone(), config))
+    TestClient::new(app(service.clone(), FakeHealth::default(), config))
 }
 
 fn lookup_method() -> Method {

@@ -1,0 +1,256 @@
+//! What operators use: the health probes, the metrics, and request ids.
+
+use api::{ApiConfig, app};
+use domain::health::PoolStatus;
+use poem::http::Method;
+use poem::test::TestClient;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::fake::FakeService;
+use crate::fake_health::{FakeHealth, UNREACHABLE_DETAIL, Verdict};
+use crate::{Client, POINTS, client, error, header, message, text};
+
+fn client_of(health: &FakeHealth) -> Client {
+    TestClient::new(app(
+        FakeService::default(),
+        health.clone(),
+        ApiConfig::default(),
+    ))
+}
+
+async fn scrape(client: &Client) -> String {
+    let response = client.get("/metrics").send().await;
+    assert_eq!(response.0.status().as_u16(), 200);
+    assert_eq!(
+        header(&response, "content-type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    text(response).await
+}
+
+/// The value of the sample `name{labels}` in an exposition.
+fn sample(exposition: &str, name_and_labels: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        line.strip_prefix(name_and_labels)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|value| value.parse().ok())
+    })
+}
+
+#[tokio::test]
+async fn liveness_answers_ok_even_when_the_database_does_not() {
+    // Arrange
+    let health = FakeHealth::default();
+    health.set(Verdict::Unreachable);
+    let client = client_of(&health);
+
+    // Act
+    let response = client.get("/health/live").send().await;
+
+    // Assert
+    assert_eq!(response.0.status().as_u16(), 200);
+    assert_eq!(text(response).await, r#"{"status":"ok"}"#);
+}
+
+#[tokio::test]
+async fn readiness_answers_ok_when_the_check_passes() {
+    let client = client_of(&FakeHealth::default());
+
+    let response = client.get("/health/ready").send().await;
+
+    assert_eq!(response.0.status().as_u16(), 200);
+    assert_eq!(text(response).await, r#"{"status":"ok"}"#);
+}
+
+#[tokio::test]
+async fn readiness_is_a_503_that_says_what_failed_without_internal_detail() {
+    let cases = [
+        (
+            Verdict::Pending(2),
+            "not ready: 2 database migration(s) pending",
+        ),
+        (
+            Verdict::Unreachable,
+            "not ready: the database does not answer",
+        ),
+    ];
+    for (verdict, expected) in cases {
+        // Arrange
+        let health = FakeHealth::default();
+        health.set(verdict);
+        let client = client_of(&health);
+
+        // Act
+        let body = error(client.get("/health/ready").send().await, 503).await;
+
+        // Assert
+        assert_eq!(message(&body), expected, "{verdict:?}");
+        assert!(!body.to_string().contains(UNREACHABLE_DETAIL), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn probes_and_metrics_answer_other_methods_with_a_405_listing_get() {
+    let client = client_of(&FakeHealth::default());
+    for path in ["/health/live", "/health/ready", "/metrics"] {
+        let response = client.post(path).send().await;
+
+        assert_eq!(
+            header(&response, "allow").as_deref(),
+            Some("GET, HEAD"),
+            "{path}"
+        );
+        error(response, 405).await;
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_a_new_uuid_when_the_client_sent_none() {
+    let client = client(&FakeService::default());
+    for path in ["/health/live", POINTS, "/nope"] {
+        let response = client.get(path).send().await;
+
+        let id = header(&response, "x-request-id").expect("x-request-id");
+        let uuid = Uuid::parse_str(&id).expect("a UUID");
+        assert_eq!(uuid.get_version_num(), 7, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_sane_client_request_id_is_echoed_and_any_other_replaced() {
+    let client = client(&FakeService::default());
+    let cases = [
+        ("req-42:a.b_c", true),
+        ("has spaces", false),
+        (&*"x".repeat(65), false),
+    ];
+    for (sent, echoed) in cases {
+        let response = client
+            .get("/health/live")
+            .header("x-request-id", sent)
+            .send()
+            .await;
+
+        let id = header(&response, "x-request-id").expect("x-request-id");
+        assert_eq!(id == sent, echoed, "{sent:?} answered with {id:?}");
+    }
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_method_route_template_and_status() {
+    // Arrange
+    let client = client_of(&FakeHealth::default());
+    let missing = format!("{POINTS}/b4680fbe-016c-d86f-1d6b-50e54938780c");
+    client.get(&missing).send().await;
+    client.get(&missing).send().await;
+    client
+        .post(POINTS)
+        .body_json(&json!({"code": "A"}))
+        .send()
+        .await;
+
+    // Act
+    let exposition = scrape(&client).await;
+
+    // Assert
+    let item = r#"route="/rest/v1/service/integration_points/{id}""#;
+    assert_eq!(
+        sample(
+            &exposition,
+            &format!(r#"http_requests_total{{method="GET",{item},status="404"}}"#)
+        ),
+        Some(2.0),
+        "{exposition}"
+    );
+    assert_eq!(
+        sample(
+            &exposition,
+            &format!(r#"http_requests_total{{method="POST",route="{POINTS}",status="200"}}"#)
+        ),
+        Some(1.0),
+        "{exposition}"
+    );
+    assert_eq!(
+        sample(
+            &exposition,
+            &format!(r#"http_request_duration_seconds_count{{method="GET",{item}}}"#)
+        ),
+        Some(2.0),
+        "{exposition}"
+    );
+    assert!(
+        exposition.contains(&format!(
+            r#"http_request_duration_seconds_bucket{{method="GET",{item},le="+Inf"}} 2"#
+        )),
+        "latency has buckets: {exposition}"
+    );
+}
+
+#[tokio::test]
+async fn any_number_of_unknown_paths_and_methods_adds_one_label_value_each() {
+    // Arrange
+    let client = client_of(&FakeHealth::default());
+    for i in 0..20 {
+        client.get(format!("/random/{i}")).send().await;
+        let method = Method::from_bytes(format!("X{i}").as_bytes()).expect("a token");
+        client.request(method, POINTS).send().await;
+    }
+
+    // Act
+    let exposition = scrape(&client).await;
+
+    // Assert
+    assert_eq!(
+        sample(
+            &exposition,
+            r#"http_requests_total{method="GET",route="unmatched",status="404"}"#
+        ),
+        Some(20.0),
+        "{exposition}"
+    );
+    assert_eq!(
+        sample(
+            &exposition,
+            &format!(r#"http_requests_total{{method="other",route="{POINTS}",status="405"}}"#)
+        ),
+        Some(20.0),
+        "{exposition}"
+    );
+    assert!(!exposition.contains("/random/"), "{exposition}");
+}
+
+#[tokio::test]
+async fn the_pool_gauges_show_the_pool_as_it_is_when_scraped() {
+    // Arrange
+    let health = FakeHealth::default();
+    let client = client_of(&health);
+    health.set_pool(PoolStatus::new(5, 2, 16));
+
+    // Act
+    let exposition = scrape(&client).await;
+
+    // Assert
+    for (gauge, value) in [
+        ("db_pool_size", 5.0),
+        ("db_pool_idle", 2.0),
+        ("db_pool_in_use", 3.0),
+        ("db_pool_max_size", 16.0),
+    ] {
+        assert_eq!(sample(&exposition, gauge), Some(value), "{exposition}");
+    }
+}
+
+#[tokio::test]
+async fn each_app_counts_only_its_own_requests() {
+    // Arrange: two apps in one process, as the tests and replicas have.
+    let busy = client_of(&FakeHealth::default());
+    let quiet = client_of(&FakeHealth::default());
+    busy.get("/health/live").send().await;
+
+    // Act
+    let exposition = scrape(&quiet).await;
+
+    // Assert
+    assert!(!exposition.contains("/health/live"), "{exposition}");
+}

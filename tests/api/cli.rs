@@ -1,0 +1,126 @@
+//! The command line, run as an operator runs it.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::process::{ScratchDir, run};
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_success(what: &str, output: &Output) {
+    assert!(
+        output.status.success(),
+        "{what}: {}\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    );
+}
+
+#[test]
+fn help_names_every_command_with_examples() {
+    let output = run(&["--help"], &[]);
+
+    assert_success("--help", &output);
+    let help = stdout(&output);
+    for expected in [
+        "serve",
+        "migrate",
+        "openapi",
+        "check-config",
+        "--config <FILE>",
+        "APP__DATABASE__URL",
+        "Examples:",
+    ] {
+        assert!(help.contains(expected), "{expected:?} in:\n{help}");
+    }
+}
+
+#[test]
+fn every_subcommand_has_its_own_help() {
+    for command in ["serve", "migrate", "openapi", "check-config"] {
+        let output = run(&[command, "--help"], &[]);
+
+        assert_success(command, &output);
+        assert!(
+            stdout(&output).contains(&format!("integration-points {command}")),
+            "{command}: {}",
+            stdout(&output)
+        );
+    }
+}
+
+#[test]
+fn openapi_prints_the_document_with_every_path() {
+    let output = run(&["openapi"], &[]);
+
+    assert_success("openapi", &output);
+    let document: Value = serde_json::from_str(&stdout(&output)).expect("JSON on stdout");
+    assert!(document["openapi"].is_string(), "{document}");
+    for path in [
+        "/rest/v1/service/integration_points",
+        "/rest/v1/service/integration_points/{id}",
+        "/rest/v1/service/integration_points/lookup",
+        "/rest/v1/service/integration_points/{id}/rotate_token",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path}");
+    }
+}
+
+#[test]
+fn check_config_prints_the_settings_with_the_password_redacted() {
+    let output = run(
+        &["check-config"],
+        &[
+            ("APP__DATABASE__URL", "postgres://app:s3cret@db:5432/points"),
+            ("APP__SERVER__PORT", "9123"),
+        ],
+    );
+
+    assert_success("check-config", &output);
+    let printed = stdout(&output);
+    assert!(printed.contains("port = 9123"), "{printed}");
+    assert!(
+        printed.contains("postgres://app:***@db:5432/points"),
+        "{printed}"
+    );
+    assert!(!printed.contains("s3cret"), "{printed}");
+}
+
+#[test]
+fn check_config_rejects_an_unknown_key_and_exits_non_zero() {
+    let output = run(&["check-config"], &[("APP__SERVER__PROT", "9000")]);
+
+    assert!(!output.status.success(), "{}", stdout(&output));
+    assert!(stderr(&output).contains("prot"), "{}", stderr(&output));
+}
+
+#[test]
+fn migrate_applies_lists_and_reverts_migrations_on_a_sqlite_file() {
+    // Arrange
+    let scratch = ScratchDir::new();
+    let url = scratch.sqlite_url();
+    let env = [("APP__DATABASE__URL", url.as_str())];
+    let status_lines = || {
+        let output = run(&["migrate", "status"], &env);
+        assert_success("migrate status", &output);
+        stdout(&output)
+            .lines()
+            .map(|line| line.split(' ').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // Act & Assert
+    assert_eq!(status_lines(), ["pending", "pending"]);
+    assert_success("migrate up", &run(&["migrate", "up"], &env));
+    assert_eq!(status_lines(), ["applied", "applied"]);
+    assert_success("migrate down", &run(&["migrate", "down"], &env));
+    assert_eq!(status_lines(), ["applied", "pending"]);
+}
