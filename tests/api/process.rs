@@ -104,8 +104,11 @@ impl ServiceProcess {
             port: 0,
             lines,
         };
+        // The service's own line, not poem's (which names the address `addr`).
         let listening = process
-            .wait_for_log(|line| line["fields"]["message"] == "listening")
+            .wait_for_log(|line| {
+                line["fields"]["message"] == "listening" && line["fields"]["address"].is_string()
+            })
             .await;
         let address = listening["fields"]["address"]
             .as_str()

@@ -85,9 +85,7 @@ impl Metrics {
         }
     }
 
-    fn record(&self, method: &Method, path: &str, status: StatusCode, seconds: f64) {
-        let method = method_label(method);
-        let route = self.routes.of_path(path);
+    fn record(&self, method: &'static str, route: Arc<str>, status: StatusCode, seconds: f64) {
         self.latency
             .get_or_create(&RouteLabels {
                 method,
@@ -204,8 +202,8 @@ impl<E: Endpoint> Endpoint for HttpMetricsEndpoint<E> {
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
         let started = Instant::now();
-        let method = request.method().clone();
-        let path = request.uri().path().to_owned();
+        let method = method_label(request.method());
+        let route = self.metrics.routes.of_path(request.uri().path());
         let result = self
             .inner
             .call(request)
@@ -216,7 +214,7 @@ impl<E: Endpoint> Endpoint for HttpMetricsEndpoint<E> {
             Err(error) => error.status(),
         };
         self.metrics
-            .record(&method, &path, status, started.elapsed().as_secs_f64());
+            .record(method, route, status, started.elapsed().as_secs_f64());
         result
     }
 }
