@@ -5,12 +5,15 @@ mod helpers;
 mod process;
 mod proxy;
 
+mod auth;
 mod cli;
 mod concurrency;
 mod containers;
 mod durability;
 mod errors;
 mod examples;
+mod limits;
+mod logs;
 mod operations;
 mod outage;
 mod query;

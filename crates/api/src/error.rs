@@ -8,6 +8,7 @@
 
 use std::fmt::Debug;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use domain::health::HealthError;
 use domain::integration_point::{
@@ -15,12 +16,14 @@ use domain::integration_point::{
     LookupError, PatchPointError, PatchRejected, RotateTokenError, StoreError,
 };
 use poem::error::{MethodNotAllowedError, NotFoundError, ResponseError};
-use poem::http::{StatusCode, header};
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Body, Response};
 use poem_openapi::error::{ContentTypeError, ParseParamError};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
+
+use crate::auth::Scope;
 
 /// The media type of every JSON body this service sends.
 pub(crate) const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
@@ -37,6 +40,15 @@ pub(crate) enum ApiError {
         /// The field path or parameter name, for `error_details`.
         field: Option<String>,
     },
+    /// 401: the request carries no API key, or not as `Authorization: Bearer <key>`.
+    #[error("an API key is required: send `Authorization: Bearer <key>`")]
+    MissingKey,
+    /// 401: the API key sent is not one the service knows.
+    #[error("the API key is not valid")]
+    UnknownKey,
+    /// 403: the API key lacks the scope the operation needs.
+    #[error("the API key lacks the `{0}` scope this operation needs")]
+    Forbidden(Scope),
     /// 404: no point has the requested id.
     #[error("integration point not found")]
     PointNotFound,
@@ -61,6 +73,13 @@ pub(crate) enum ApiError {
     /// the client may simply retry.
     #[error("the integration point is being changed by others; retry")]
     Contended,
+    /// 408: the client did not send a complete request head in time; sent by
+    /// the connection itself, which then closes.
+    #[error("the request head was not received within {} ms", .after.as_millis())]
+    HeadTimeout {
+        /// The time allowed.
+        after: Duration,
+    },
     /// 412: `If-Match` names no current revision of the point.
     #[error("the integration point has changed (If-Match does not match)")]
     PreconditionFailed,
@@ -70,12 +89,25 @@ pub(crate) enum ApiError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// 414: the query string exceeds the configured limit.
+    #[error("the query string is longer than {limit} bytes")]
+    QueryTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// 415: the request body is not declared as JSON.
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
     /// 503: the database could not be reached.
     #[error("the database is unavailable; retry later")]
     Unavailable,
+    /// 503: the request took longer than the configured timeout (a slow body
+    /// or a slow database; the client cannot tell, and may retry either way).
+    #[error("the request was not completed within {} ms; retry later", .after.as_millis())]
+    TimedOut {
+        /// The time allowed.
+        after: Duration,
+    },
     /// 503: the readiness check failed; the message says what is wrong.
     #[error("not ready: {0}")]
     NotReady(HealthError),
@@ -116,13 +148,19 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::MissingKey | Self::UnknownKey => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::HeadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::PointNotFound | Self::LookupFailed | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::Contended => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable | Self::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::NotReady(_) | Self::TimedOut { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::OtherClientError(status) => *status,
         }
@@ -210,6 +248,18 @@ impl ResponseError for ApiError {
             && let Ok(value) = allow.parse()
         {
             response.headers_mut().insert(header::ALLOW, value);
+        }
+        // RFC 6750: the challenge, and whether the key sent was the problem.
+        let challenge = match self {
+            Self::MissingKey => Some(r#"Bearer realm="integration-points""#),
+            Self::UnknownKey => Some(r#"Bearer realm="integration-points", error="invalid_token""#),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }
@@ -418,6 +468,22 @@ mod tests {
     fn error_codes_are_1000_plus_the_status() {
         let cases = [
             (ApiError::bad_request("x"), 1400),
+            (ApiError::MissingKey, 1401),
+            (ApiError::UnknownKey, 1401),
+            (ApiError::Forbidden(Scope::Write), 1403),
+            (
+                ApiError::HeadTimeout {
+                    after: Duration::from_secs(1),
+                },
+                1408,
+            ),
+            (ApiError::QueryTooLong { limit: 1 }, 1414),
+            (
+                ApiError::TimedOut {
+                    after: Duration::from_secs(1),
+                },
+                1503,
+            ),
             (ApiError::PointNotFound, 1404),
             (ApiError::MethodNotAllowed { allow: None }, 1405),
             (ApiError::Conflict(Field::Code), 1409),

@@ -10,9 +10,13 @@
 //! `/health/live` and `/health/ready`, Prometheus metrics at `/metrics`, an
 //! `X-Request-Id` on every response, and one log span per request.
 
+mod auth;
 mod error;
 mod etag;
+mod guarded;
+mod head_timeout;
 mod health;
+mod limits;
 mod metrics;
 mod middleware;
 mod params;
@@ -24,6 +28,7 @@ mod routes;
 mod server;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::health::HealthCheck;
 use domain::integration_point::IntegrationPointService;
@@ -33,13 +38,17 @@ use poem::middleware::CatchPanic;
 use poem::{EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
+use crate::auth::Authenticate;
+use crate::guarded::Guarded;
 use crate::health::{Live, Ready};
+use crate::limits::Limits;
 use crate::metrics::{HttpMetrics, Metrics, MetricsEndpoint};
 use crate::middleware::{ErrorShape, RequestLog};
 use crate::payload::BodyLimit;
 use crate::points::{COLLECTION_PATH, PointsApi};
 use crate::routes::{AllowTable, PointsRoutes, RouteTemplates};
 
+pub use crate::auth::{Access, ApiKey, KeyDigest, KeyError, KeyRing, Scope};
 pub use crate::server::HttpServer;
 
 /// Settings of the HTTP API.
@@ -49,6 +58,18 @@ pub struct ApiConfig {
     pub max_limit: u64,
     /// The most bytes a request body may have; more is a 413.
     pub body_limit: usize,
+    /// The most bytes a query string may have; more is a 414.
+    pub query_limit: usize,
+    /// How long a request may take, from its head being read to its response
+    /// being ready (reading the body included); longer is a 503.
+    pub request_timeout: Duration,
+    /// How long a connection may take to deliver a complete request head,
+    /// counted from when it is accepted or from the last response; past it the
+    /// connection is closed (after a 408 if a head had begun).
+    pub header_read_timeout: Duration,
+    /// Who may call the API; the probes, metrics and documentation are open
+    /// to all.
+    pub access: Access,
 }
 
 impl ApiConfig {
@@ -56,13 +77,31 @@ impl ApiConfig {
     pub const DEFAULT_MAX_LIMIT: u64 = 1000;
     /// The default of [`ApiConfig::body_limit`]: 64 KiB.
     pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+    /// The default of [`ApiConfig::query_limit`]: 60 KiB, room for a
+    /// `filter` whose `in` lists 1000 ids or tokens, percent-encoded (about
+    /// 45 bytes each).
+    pub const DEFAULT_QUERY_LIMIT: usize = Self::MAX_QUERY_LIMIT;
+    /// The largest useful [`ApiConfig::query_limit`]: hyper itself refuses a
+    /// request target over 64 KiB (with a bare 414, before the service sees
+    /// the request), so a limit must leave room below that for the path.
+    pub const MAX_QUERY_LIMIT: usize = 60 * 1024;
+    /// The default of [`ApiConfig::request_timeout`].
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The default of [`ApiConfig::header_read_timeout`].
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
+/// The defaults, with [`Access::Open`]: what a service on loopback without
+/// keys runs with.
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_limit: Self::DEFAULT_MAX_LIMIT,
             body_limit: Self::DEFAULT_BODY_LIMIT,
+            query_limit: Self::DEFAULT_QUERY_LIMIT,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            access: Access::Open,
         }
     }
 }
@@ -105,6 +144,8 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
         .nest_no_strip(COLLECTION_PATH, api)
         .data(BodyLimit(config.body_limit))
         .with(CatchPanic::new().with_handler(middleware::panic_response))
+        .with(Authenticate::new(config.access))
+        .with(Limits::new(config.query_limit, config.request_timeout))
         .with(ErrorShape::new(allow))
         .with(HttpMetrics::new(metrics))
         .with(RequestLog::new(templates))
@@ -118,8 +159,13 @@ pub fn openapi_json<S: IntegrationPointService>(service: S, config: ApiConfig) -
 
 fn document<S: IntegrationPointService>(
     routes: PointsRoutes<S>,
-) -> OpenApiService<PointsRoutes<S>, ()> {
-    OpenApiService::new(routes, "Integration points", env!("CARGO_PKG_VERSION")).description(
+) -> OpenApiService<Guarded<PointsRoutes<S>>, ()> {
+    OpenApiService::new(
+        Guarded(routes),
+        "Integration points",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "Integration points connect the platform to outside messaging systems. Every error \
          has the body `{\"error_code\": 1000 + status, \"error_message\": …, \
          \"error_details\": {\"field\": …}}` (`error_details` optional). `LOOKUP` on the \

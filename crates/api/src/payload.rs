@@ -7,10 +7,12 @@
 //! of time (the representation is written by hand in `render`) while the
 //! OpenAPI document still shows the schema of a DTO.
 //!
-//! A body is parsed in two steps: bytes to a JSON value (malformed JSON stops
-//! there), then the value to the DTO through [`strict::Strict`], tracking the
-//! path of the field being read.
+//! A body is parsed in two steps: bytes to a JSON value (malformed JSON, or
+//! JSON nested deeper than [`depth::MAX_DEPTH`], stops there), then the value
+//! to the DTO through [`strict::Strict`], tracking the path of the field being
+//! read.
 
+mod depth;
 mod strict;
 
 use std::marker::PhantomData;
@@ -141,6 +143,12 @@ fn is_json(content_type: &str) -> bool {
 
 /// Parses a body, naming the field at fault in every error.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if depth::exceeds(bytes, depth::MAX_DEPTH) {
+        return Err(ApiError::bad_request(format!(
+            "the request body nests deeper than {} levels",
+            depth::MAX_DEPTH
+        )));
+    }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::bad_request(format!("the request body is not valid JSON: {error}"))
     })?;
@@ -320,6 +328,18 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn bodies_nested_deeper_than_the_limit_are_rejected_before_parsing() {
+        let deep = format!(
+            r#"{{"code": "A", "inner": {}{}}}"#,
+            "[".repeat(depth::MAX_DEPTH),
+            "]".repeat(depth::MAX_DEPTH)
+        );
+        let (field, message) = rejection(&deep);
+        assert_eq!(field, None);
+        assert_eq!(message, "the request body nests deeper than 32 levels");
     }
 
     #[test]

@@ -12,11 +12,12 @@ use poem::Server;
 use poem::endpoint::BoxEndpoint;
 use poem::listener::TcpAcceptor;
 
+use crate::head_timeout::HeadTimeout;
 use crate::{ApiConfig, app};
 
 /// A bound listener with the API behind it.
 pub struct HttpServer {
-    acceptor: TcpAcceptor,
+    acceptor: HeadTimeout<TcpAcceptor>,
     local_addr: SocketAddr,
     endpoint: BoxEndpoint<'static>,
 }
@@ -36,7 +37,10 @@ impl HttpServer {
         let listener = tokio::net::TcpListener::bind(address).await?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
-            acceptor: TcpAcceptor::from_tokio(listener)?,
+            acceptor: HeadTimeout::new(
+                TcpAcceptor::from_tokio(listener)?,
+                config.header_read_timeout,
+            ),
             local_addr,
             endpoint: app(service, health, config),
         })

@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize};
 
+use crate::access::AuthSettings;
+
 /// `config/default.toml`, compiled in so that the binary runs from any directory.
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
@@ -23,6 +25,8 @@ pub struct Settings {
     pub list: ListSettings,
     /// HTTP request limits.
     pub http: HttpSettings,
+    /// Who may call the API.
+    pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -37,6 +41,11 @@ pub struct ServerSettings {
     pub port: u16,
     /// How long in-flight requests may take to finish on shutdown.
     pub shutdown_timeout_ms: u64,
+    /// How long a connection may take to deliver a complete request head,
+    /// from being accepted or from the previous response.
+    pub header_read_timeout_ms: u64,
+    /// How long a request may take, body and database included.
+    pub request_timeout_ms: u64,
 }
 
 /// The database.
@@ -73,6 +82,8 @@ pub struct ListSettings {
 pub struct HttpSettings {
     /// Largest request body, in bytes.
     pub body_limit: usize,
+    /// Longest query string, in bytes.
+    pub query_limit: usize,
 }
 
 /// Logging.
@@ -169,6 +180,15 @@ impl Settings {
         anyhow::ensure!(
             self.http.body_limit >= 1024,
             "http.body_limit must be at least 1024 bytes"
+        );
+        anyhow::ensure!(
+            (1024..=api::ApiConfig::MAX_QUERY_LIMIT).contains(&self.http.query_limit),
+            "http.query_limit must be from 1024 to {} bytes",
+            api::ApiConfig::MAX_QUERY_LIMIT
+        );
+        anyhow::ensure!(
+            self.server.header_read_timeout_ms >= 1 && self.server.request_timeout_ms >= 1,
+            "server.header_read_timeout_ms and server.request_timeout_ms must be at least 1"
         );
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The integration points service's composition root: configuration, logging
 //! and the wiring of the layers. `main.rs` only parses the command line.
 
+pub mod access;
 pub mod cli;
 pub mod configuration;
 pub mod startup;

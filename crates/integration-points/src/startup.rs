@@ -12,6 +12,7 @@ use infrastructure::{
     SystemClock, UuidV7Ids,
 };
 
+use crate::access;
 use crate::configuration::{Settings, redact_url_password};
 
 /// The production service: use cases over the sea-orm repository.
@@ -34,8 +35,10 @@ impl Application {
     /// use cases and binds the listener. Port 0 binds a free port; see [`Self::port`].
     ///
     /// # Errors
-    /// Any start-up step that fails, with the step named.
+    /// Any start-up step that fails, with the step named; first of all, no
+    /// API keys on an address other than loopback (contract §6).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        access::check_exposure(&settings.server.host, settings.auth.access())?;
         let db = open_database(settings).await?;
         let service = service_over(db.clone())?;
         // Readiness waits on the database no longer than a request would.
@@ -98,6 +101,10 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
     ApiConfig {
         max_limit: settings.list.max_limit,
         body_limit: settings.http.body_limit,
+        query_limit: settings.http.query_limit,
+        request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+        header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms),
+        access: settings.auth.access().clone(),
     }
 }
 

@@ -297,60 +297,80 @@ impl PatchIntegrationPointBody {
 
 /// An integration point, as every operation that returns one sends it.
 ///
-/// This is the full representation. `mask` keeps only the fields it names
-/// (with their nesting), and `flat=true` turns the members of `opts` and `ext`
-/// into dotted top-level keys such as `"opts.title"`.
+/// Every field is present in the full representation. `mask` keeps only the
+/// fields it names (with their nesting), and `flat=true` turns the members of
+/// `opts` and `ext` into dotted top-level keys such as `"opts.title"`; so no
+/// field is required here, and the dotted keys are documented beside the
+/// nested ones.
 #[derive(Debug, Object)]
 pub(crate) struct IntegrationPointBody {
     /// Identifier, a UUID (new UUIDv7 unless given on create).
-    id: Uuid,
+    id: Option<Uuid>,
     /// Unique, case-sensitive code: 1 to 128 characters, no control characters, no leading or trailing whitespace.
-    code: String,
+    code: Option<String>,
     /// Kind of the outside system, `^[a-z][a-z0-9_]{0,31}$`, default `public`.
     #[oai(rename = "type")]
-    kind: String,
+    kind: Option<String>,
     /// Secret with which the outside system calls the platform: 32 lowercase hex digits, generated unless given on create; changed only by rotate_token.
-    token_local: String,
+    token_local: Option<String>,
     /// Secret with which the platform calls the outside system (at most 4096 characters).
-    token_remote: String,
+    token_remote: Option<String>,
     /// Second remote secret (at most 4096 characters).
-    token_remote2: String,
+    token_remote2: Option<String>,
     /// Empty, or the absolute http/https URL of the outside system (at most 2048 characters).
-    url: String,
+    url: Option<String>,
     /// Service script that receives messages (at most 255 characters).
-    recv_svcscriptcode: String,
+    recv_svcscriptcode: Option<String>,
     /// Service script that receives messages over WebSocket (at most 255 characters).
-    recv_svcscriptcode_ws: String,
+    recv_svcscriptcode_ws: Option<String>,
     /// Service script that sends messages (at most 255 characters).
-    send_svcscriptcode: String,
+    send_svcscriptcode: Option<String>,
     /// Service script that sends messages over WebSocket (at most 255 characters).
-    send_svcscriptcode_ws: String,
+    send_svcscriptcode_ws: Option<String>,
     /// Client options.
-    opts: IntegrationPointOpts,
+    opts: Option<IntegrationPointOpts>,
     /// Server-kept timestamps.
-    ext: IntegrationPointExt,
+    ext: Option<IntegrationPointExt>,
+    /// `opts.title`, with `flat=true`.
+    #[oai(rename = "opts.title")]
+    flat_opts_title: Option<String>,
+    /// `opts.comment`, with `flat=true`.
+    #[oai(rename = "opts.comment")]
+    flat_opts_comment: Option<String>,
+    /// `opts.allow_files_api`, with `flat=true`.
+    #[oai(rename = "opts.allow_files_api")]
+    flat_opts_allow_files_api: Option<bool>,
+    /// `opts.issync`, with `flat=true`.
+    #[oai(rename = "opts.issync")]
+    flat_opts_issync: Option<bool>,
+    /// `ext.ct`, with `flat=true`.
+    #[oai(rename = "ext.ct")]
+    flat_ext_ct: Option<DateTime<Utc>>,
+    /// `ext.lwt`, with `flat=true`.
+    #[oai(rename = "ext.lwt")]
+    flat_ext_lwt: Option<DateTime<Utc>>,
 }
 
-/// Client options of a point.
+/// Client options of a point; `mask` may keep only some of them.
 #[derive(Debug, Object)]
 pub(crate) struct IntegrationPointOpts {
     /// Human title (at most 255 characters).
-    title: String,
+    title: Option<String>,
     /// Free-form comment (at most 4096 characters).
-    comment: String,
+    comment: Option<String>,
     /// Whether the files API is allowed.
-    allow_files_api: bool,
+    allow_files_api: Option<bool>,
     /// Whether the point works synchronously.
-    issync: bool,
+    issync: Option<bool>,
 }
 
-/// Server-kept timestamps of a point.
+/// Server-kept timestamps of a point; `mask` may keep only one of them.
 #[derive(Debug, Object)]
 pub(crate) struct IntegrationPointExt {
     /// Creation time, RFC 3339 UTC with milliseconds; read-only.
-    ct: DateTime<Utc>,
+    ct: Option<DateTime<Utc>>,
     /// Last write time, RFC 3339 UTC with milliseconds; read-only.
-    lwt: DateTime<Utc>,
+    lwt: Option<DateTime<Utc>>,
 }
 
 /// The key LOOKUP searches for, parsed straight into the domain's

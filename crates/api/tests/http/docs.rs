@@ -39,31 +39,49 @@ async fn every_operation_documents_its_success_and_error_statuses() {
         (
             "",
             "post",
-            &["200", "400", "409", "413", "415", "500", "503"][..],
+            &[
+                "200", "400", "401", "403", "409", "413", "414", "415", "500", "503",
+            ][..],
         ),
-        ("", "get", &["200", "400", "500", "503"]),
-        ("/{id}", "get", &["200", "304", "400", "404", "500", "503"]),
+        (
+            "",
+            "get",
+            &["200", "400", "401", "403", "414", "500", "503"],
+        ),
+        (
+            "/{id}",
+            "get",
+            &[
+                "200", "304", "400", "401", "403", "404", "414", "500", "503",
+            ],
+        ),
         (
             "/{id}",
             "patch",
             &[
-                "200", "400", "404", "409", "412", "413", "415", "500", "503",
+                "200", "400", "401", "403", "404", "409", "412", "413", "414", "415", "500", "503",
             ],
         ),
         (
             "/{id}",
             "delete",
-            &["204", "400", "404", "412", "500", "503"],
+            &[
+                "204", "400", "401", "403", "404", "412", "414", "500", "503",
+            ],
         ),
         (
             "/lookup",
             "post",
-            &["200", "400", "404", "413", "415", "500", "503"],
+            &[
+                "200", "400", "401", "403", "404", "413", "414", "415", "500", "503",
+            ],
         ),
         (
             "/{id}/rotate_token",
             "post",
-            &["200", "400", "404", "409", "412", "500", "503"],
+            &[
+                "200", "400", "401", "403", "404", "409", "412", "414", "500", "503",
+            ],
         ),
     ];
     let spec = spec().await;
@@ -80,6 +98,27 @@ async fn every_operation_documents_its_success_and_error_statuses() {
             operation["summary"].is_string(),
             "{method} {path} has a summary"
         );
+    }
+}
+
+#[tokio::test]
+async fn every_operation_asks_for_the_bearer_key_that_swagger_ui_can_send() {
+    let spec = spec().await;
+
+    let scheme = &spec["components"]["securitySchemes"]["apiKey"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    let description = scheme["description"].as_str().unwrap_or_default();
+    assert!(description.contains("`read`") && description.contains("`write`"));
+    let paths = spec["paths"].as_object().expect("paths");
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().expect("operations") {
+            assert_eq!(
+                operation["security"],
+                serde_json::json!([{"apiKey": []}]),
+                "{method} {path}"
+            );
+        }
     }
 }
 
