@@ -6,6 +6,7 @@ use integration_points::startup::Application;
 use serde_json::{Value, json};
 
 use crate::helpers::{self, Backend, POINTS, Reply, TestApp};
+use crate::on_both_backends;
 
 /// Reads and writes.
 const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
@@ -28,31 +29,6 @@ async fn spawn_guarded(backend: Backend) -> Option<TestApp> {
     ]}))
     .expect("valid keys");
     Some(helpers::spawn_with(settings, sqlite_file).await)
-}
-
-/// Expands one scenario into a SQLite and a PostgreSQL test of the guarded service.
-macro_rules! on_both_backends_with_keys {
-    (async fn $name:ident($app:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn scenario($app: TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = spawn_guarded(Backend::Sqlite).await.expect("SQLite is always available");
-                scenario(app).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = spawn_guarded(Backend::Postgres).await {
-                    scenario(app).await;
-                }
-            }
-        }
-    };
 }
 
 /// One request of an operation: method, path, body.
@@ -146,7 +122,8 @@ async fn current(app: &TestApp, point: &Value) -> Reply {
         .await
 }
 
-on_both_backends_with_keys! {
+on_both_backends! {
+    spawn = spawn_guarded;
     async fn requests_without_a_valid_key_are_401s_and_change_nothing(app) {
         // Arrange
         let point = create(&app).await;
@@ -174,7 +151,8 @@ on_both_backends_with_keys! {
     }
 }
 
-on_both_backends_with_keys! {
+on_both_backends! {
+    spawn = spawn_guarded;
     async fn a_read_only_key_gets_403_on_every_write_and_changes_nothing(app) {
         // Arrange
         let point = create(&app).await;
@@ -192,7 +170,8 @@ on_both_backends_with_keys! {
     }
 }
 
-on_both_backends_with_keys! {
+on_both_backends! {
+    spawn = spawn_guarded;
     async fn a_write_only_key_gets_403_on_every_read(app) {
         let point = create(&app).await;
 
@@ -204,7 +183,8 @@ on_both_backends_with_keys! {
     }
 }
 
-on_both_backends_with_keys! {
+on_both_backends! {
+    spawn = spawn_guarded;
     async fn each_key_may_do_what_its_scopes_allow(app) {
         let point = create(&app).await;
 
@@ -221,7 +201,8 @@ on_both_backends_with_keys! {
     }
 }
 
-on_both_backends_with_keys! {
+on_both_backends! {
+    spawn = spawn_guarded;
     async fn the_bearer_scheme_is_case_insensitive(app) {
         for scheme in ["bearer", "BEARER", "bEaReR"] {
             let authorization = format!("{scheme} {READER_KEY}");
@@ -233,7 +214,8 @@ on_both_backends_with_keys! {
     }
 }
 
-on_both_backends_with_keys! {
+on_both_backends! {
+    spawn = spawn_guarded;
     async fn probes_metrics_and_documentation_need_no_key(app) {
         for path in ["/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs"] {
             let reply = app.request("GET", path, None).await;
@@ -243,7 +225,8 @@ on_both_backends_with_keys! {
     }
 }
 
-on_both_backends_with_keys! {
+on_both_backends! {
+    spawn = spawn_guarded;
     async fn unknown_paths_and_methods_are_guarded_too(app) {
         let unknown_path = app.request("GET", "/rest/v1/service/other", None).await;
         let unknown_method = app.request("PUT", POINTS, None).await;

@@ -282,6 +282,14 @@ impl TestApp {
 #[macro_export]
 macro_rules! on_both_backends {
     ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        $crate::on_both_backends! {
+            spawn = $crate::helpers::spawn_app;
+            $(#[$meta])* async fn $name($app) $body
+        }
+    };
+    // `spawn` starts the service on a backend with the settings a group of
+    // tests needs (API keys, short timeouts, …), or `None` without PostgreSQL.
+    (spawn = $spawn:path; $(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -291,7 +299,7 @@ macro_rules! on_both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite)
+                let app = $spawn($crate::helpers::Backend::Sqlite)
                     .await
                     .expect("SQLite is always available");
                 scenario(app).await;
@@ -299,7 +307,7 @@ macro_rules! on_both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                if let Some(app) = $spawn($crate::helpers::Backend::Postgres).await {
                     scenario(app).await;
                 }
             }

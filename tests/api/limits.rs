@@ -24,31 +24,6 @@ async fn spawn_impatient(backend: Backend) -> Option<TestApp> {
     Some(helpers::spawn_with(settings, sqlite_file).await)
 }
 
-/// Expands one scenario into a SQLite and a PostgreSQL test of an impatient service.
-macro_rules! on_both_backends_impatient {
-    (async fn $name:ident($app:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn scenario($app: TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = spawn_impatient(Backend::Sqlite).await.expect("SQLite is always available");
-                scenario(app).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = spawn_impatient(Backend::Postgres).await {
-                    scenario(app).await;
-                }
-            }
-        }
-    };
-}
-
 /// A raw connection to the service, for what an HTTP client will not send.
 async fn connect(app: &TestApp) -> TcpStream {
     let address = app.address.trim_start_matches("http://");
@@ -140,7 +115,8 @@ on_both_backends! {
     }
 }
 
-on_both_backends_impatient! {
+on_both_backends! {
+    spawn = spawn_impatient;
     async fn a_request_head_that_stalls_is_cut_off_with_a_408(app) {
         // Arrange
         let mut stream = connect(&app).await;
@@ -159,7 +135,8 @@ on_both_backends_impatient! {
     }
 }
 
-on_both_backends_impatient! {
+on_both_backends! {
+    spawn = spawn_impatient;
     async fn an_idle_connection_is_closed(app) {
         // Arrange: a request answered, then silence on the kept-alive connection.
         let mut stream = connect(&app).await;
@@ -177,7 +154,8 @@ on_both_backends_impatient! {
     }
 }
 
-on_both_backends_impatient! {
+on_both_backends! {
+    spawn = spawn_impatient;
     async fn a_request_whose_body_stalls_is_cut_off_with_a_503(app) {
         // Arrange
         let mut stream = connect(&app).await;
@@ -199,7 +177,8 @@ on_both_backends_impatient! {
     }
 }
 
-on_both_backends_impatient! {
+on_both_backends! {
+    spawn = spawn_impatient;
     async fn prompt_clients_are_not_affected_by_the_timeouts(app) {
         for _ in 0..3 {
             let reply = app.request("POST", POINTS, Some(&json!({"code": uuid::Uuid::now_v7().to_string()}))).await;
