@@ -178,8 +178,6 @@ pub fn is_loopback(host: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use config::Environment;
 
     use super::*;
@@ -188,11 +186,7 @@ mod tests {
     const KEY: &str = "0123456789abcdef-test-key";
 
     fn env(vars: &[(&str, &str)]) -> Environment {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Environment::with_prefix("APP").source(Some(map))
+        crate::configuration::test_environment(vars)
     }
 
     fn load_toml(toml: &str) -> anyhow::Result<Settings> {

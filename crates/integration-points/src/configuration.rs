@@ -234,18 +234,23 @@ impl DatabaseSettings {
     }
 }
 
+/// An `APP__…` environment layer from a list, so tests never touch the
+/// process environment (other tests run beside them).
+#[cfg(test)]
+pub(crate) fn test_environment(vars: &[(&str, &str)]) -> Environment {
+    let map = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Environment::with_prefix("APP").source(Some(map))
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> Environment {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Environment::with_prefix("APP").source(Some(map))
+        test_environment(vars)
     }
 
     #[test]
