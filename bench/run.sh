@@ -93,7 +93,7 @@ create_pg() {
     local db=$1 rows=$2
     log "loading $rows rows into PostgreSQL database $db"
     "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
-    APP__DATABASE__URL="$PG/$db" "$BIN" migrate up >/dev/null
+    APP__DATABASE__URL="$PG/$db" APP__LOG__LEVEL=warn "$BIN" migrate up >/dev/null
     "${PSQL[@]}" -d "$db" -v rows="$rows" -f "$BENCH/sql/load_postgres.sql"
 }
 
@@ -102,7 +102,7 @@ create_sqlite() {
     local file=$1 rows=$2
     log "loading $rows rows into SQLite $file"
     rm -f "$file" "$file-wal" "$file-shm"
-    APP__DATABASE__URL="sqlite://$file?mode=rwc" "$BIN" migrate up >/dev/null
+    APP__DATABASE__URL="sqlite://$file?mode=rwc" APP__LOG__LEVEL=warn "$BIN" migrate up >/dev/null
     python3 "$BENCH/load_sqlite.py" "$file" "$rows"
 }
 
