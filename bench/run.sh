@@ -18,7 +18,7 @@
 #   BENCH_BIN=path               measure this binary instead of building one (A/B comparisons)
 #   BENCH_PORT=18080             where the service listens (127.0.0.1 only)
 #   BENCH_PG_SSLMODE=disable     sslmode of both the service and pgbench (TCP to 127.0.0.1 either way)
-#   BENCH_API_KEY, BENCH_API_KEY_HEADER   sent on every request when the service needs a key
+#   BENCH_API_KEY                sent as `Authorization: Bearer …` when the service needs a key
 #   Any APP__… variable reaches the service (e.g. APP__DATABASE__MAX_CONNECTIONS=8).
 #
 # Needs: cargo, PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth), psql,
@@ -247,7 +247,9 @@ report() {
     echo "- load average before the run: $LOAD_BEFORE"
     echo "- PostgreSQL $("${PSQL[@]}" -d ip_bench -Atc 'SHOW server_version'), reached over TCP on 127.0.0.1 with sslmode=$SSLMODE by both the service and pgbench: synchronous_commit=$(setting synchronous_commit), shared_buffers=$(setting shared_buffers), max_connections=$(setting max_connections), fsync=$(setting fsync)"
     local overrides
-    overrides=$(env | grep -E '^APP__' | sort | tr '\n' ' ' || true)
+    # Values of settings that may hold a secret are not printed.
+    overrides=$(env | grep -E '^APP__' | sort \
+        | sed -E 's/^([^=]*(AUTH|KEY|SECRET|PASSWORD|TOKEN)[^=]*)=.*/\1=<redacted>/' | tr '\n' ' ' || true)
     echo "- service: pool size (database.max_connections) $pool, log level $(sed -nE 's/^level = "(.*)"/\1/p' <<<"$service_config"), settings from the environment: ${overrides:-none}"
     echo "- peak RSS of the service (VmHWM): PostgreSQL run ${pg_rss:-?} KiB, SQLite run ${sqlite_rss:-?} KiB"
     echo
@@ -294,7 +296,7 @@ main() {
     LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
     AUTH_CURL=()
     if [ -n "${BENCH_API_KEY:-}" ]; then
-        AUTH_CURL=(-H "${BENCH_API_KEY_HEADER:-X-API-Key}: $BENCH_API_KEY")
+        AUTH_CURL=(-H "Authorization: Bearer $BENCH_API_KEY")
     fi
     ensure_tools
     build

@@ -12,11 +12,11 @@ M.rows = tonumber(os.getenv("BENCH_ROWS") or "100000")
 M.types = { "public", "telegram", "webhook", "viber", "whatsapp",
             "vk", "email", "sms", "slack", "messenger" }
 
--- Extra headers every request carries (an API key, when the service needs one).
+-- Headers every request carries, with the API key when the service needs one.
 M.headers = { ["Content-Type"] = "application/json" }
 local api_key = os.getenv("BENCH_API_KEY")
 if api_key and api_key ~= "" then
-    M.headers[os.getenv("BENCH_API_KEY_HEADER") or "X-API-Key"] = api_key
+    M.headers["Authorization"] = "Bearer " .. api_key
 end
 
 -- Each thread numbers itself in setup(); different seeds per thread, or both
