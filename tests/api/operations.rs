@@ -50,6 +50,7 @@ on_both_backends! {
         assert!(max >= 1.0 && (1.0..=max).contains(&size), "{exposition}");
         assert!(sample(&exposition, "db_pool_idle").is_some(), "{exposition}");
         assert!(sample(&exposition, "db_pool_in_use").is_some(), "{exposition}");
+        assert!(sample(&exposition, "db_pool_waiting").is_some(), "{exposition}");
     }
 }
 

@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::helpers::{self, Backend, POINTS, Reply, TestApp};
 use crate::proxy::{DbProxy, redirect, upstream_of};
 
-/// `database.acquire_timeout_ms` (and `connect_timeout_ms`) of the service
-/// under test.
+/// `database.acquire_timeout_ms` (and `connect_timeout_ms` and
+/// `statement_timeout_ms`) of the service under test.
 const ACQUIRE_TIMEOUT_MS: u64 = 1000;
 
 /// How long an answer may take during an outage: the acquire timeout, plus
@@ -31,6 +31,7 @@ async fn service_behind_proxy() -> Option<(TestApp, DbProxy, String)> {
     settings.database.max_connections = 4;
     settings.database.acquire_timeout_ms = ACQUIRE_TIMEOUT_MS;
     settings.database.connect_timeout_ms = ACQUIRE_TIMEOUT_MS;
+    settings.database.statement_timeout_ms = ACQUIRE_TIMEOUT_MS;
     let app = helpers::spawn_with(settings, None).await;
     let point = app.create(json!({"code": "outage"})).await;
     let item = TestApp::item(point["id"].as_str().expect("id"));

@@ -161,6 +161,11 @@ impl<H: HealthCheck> Collector for PoolGauges<H> {
                 "The most connections the pool may open",
                 pool.max(),
             ),
+            (
+                "db_pool_waiting",
+                "Requests waiting for a database connection",
+                pool.waiting(),
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(i64::from(value));

@@ -51,6 +51,7 @@ pub struct PoolStatus {
     size: u32,
     idle: u32,
     max: u32,
+    waiting: u32,
 }
 
 impl PoolStatus {
@@ -62,7 +63,14 @@ impl PoolStatus {
             size,
             idle: idle.min(size),
             max,
+            waiting: 0,
         }
+    }
+
+    /// The same snapshot, with `waiting` requests queued for a connection.
+    #[must_use]
+    pub fn with_waiting(self, waiting: u32) -> Self {
+        Self { waiting, ..self }
     }
 
     /// Connections open now, busy or idle.
@@ -84,6 +92,11 @@ impl PoolStatus {
     /// The most connections the pool may open.
     pub fn max(&self) -> u32 {
         self.max
+    }
+
+    /// Requests waiting for a connection because every one is in use.
+    pub fn waiting(&self) -> u32 {
+        self.waiting
     }
 }
 

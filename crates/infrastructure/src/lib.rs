@@ -11,10 +11,10 @@ pub mod persistence;
 pub mod system;
 
 pub use persistence::{
-    ConnectError, DatabaseSettings, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository, connect,
-    migrate, migrate_down, migration_status, pending_migrations, ping,
+    ConnectError, Database, DatabaseSettings, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository,
+    connect, migrate, migrate_down, migration_status, pending_migrations, ping,
 };
-/// The pool handle [`connect`] returns, and the error type of migrations, so
-/// that callers need no direct dependency on sea-orm.
+/// sea-orm's connection that [`Database::connection`] lends, and the error
+/// type of migrations, so that callers need no direct dependency on sea-orm.
 pub use sea_orm::{DatabaseConnection, DbErr};
 pub use system::{OsRandomTokens, RandomnessUnavailable, SystemClock, UuidV7Ids};

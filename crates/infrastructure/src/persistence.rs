@@ -8,11 +8,12 @@ pub(crate) mod entity;
 mod error;
 mod health;
 mod mapper;
+mod pool;
 mod query;
 mod repository;
 
 pub use connect::{
-    ConnectError, DatabaseSettings, connect, migrate, migrate_down, migration_status,
+    ConnectError, Database, DatabaseSettings, connect, migrate, migrate_down, migration_status,
     pending_migrations, ping,
 };
 pub use health::SeaOrmHealthCheck;

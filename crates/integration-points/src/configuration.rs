@@ -66,6 +66,8 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
     /// Bound on waiting for a pooled connection.
     pub acquire_timeout_ms: u64,
+    /// Bound on one statement of the repository.
+    pub statement_timeout_ms: u64,
 }
 
 /// List requests.
@@ -178,6 +180,10 @@ impl Settings {
             "database.min_connections must not exceed database.max_connections"
         );
         anyhow::ensure!(
+            db.statement_timeout_ms >= 1,
+            "database.statement_timeout_ms must be at least 1"
+        );
+        anyhow::ensure!(
             self.http.body_limit >= 1024,
             "http.body_limit must be at least 1024 bytes"
         );
@@ -229,6 +235,7 @@ impl DatabaseSettings {
             min_connections: self.min_connections,
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(self.statement_timeout_ms),
             schema: Some(self.schema.clone()).filter(|s| !s.is_empty()),
         }
     }

@@ -225,7 +225,7 @@ async fn the_pool_gauges_show_the_pool_as_it_is_when_scraped() {
     // Arrange
     let health = FakeHealth::default();
     let client = client_of(&health);
-    health.set_pool(PoolStatus::new(5, 2, 16));
+    health.set_pool(PoolStatus::new(5, 2, 16).with_waiting(4));
 
     // Act
     let exposition = scrape(&client).await;
@@ -236,6 +236,7 @@ async fn the_pool_gauges_show_the_pool_as_it_is_when_scraped() {
         ("db_pool_idle", 2.0),
         ("db_pool_in_use", 3.0),
         ("db_pool_max_size", 16.0),
+        ("db_pool_waiting", 4.0),
     ] {
         assert_eq!(sample(&exposition, gauge), Some(value), "{exposition}");
     }

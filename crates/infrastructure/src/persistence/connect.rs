@@ -9,13 +9,17 @@ use std::time::Duration;
 use domain::integration_point::StoreError;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::sqlx::{
-    self,
+    self, ConnectOptions as _,
+    pool::PoolOptions,
     postgres::PgConnectOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, SqlErr, SqlxPostgresConnector, SqlxSqliteConnector,
+};
 
 use super::error::store_error;
+use super::pool::{ConnectionPool, Deadlines};
 
 /// The page cache of each connection to a SQLite file, in KiB when negative
 /// (SQLite's convention): 256 KiB instead of SQLite's default 2 MiB.
@@ -51,6 +55,11 @@ pub struct DatabaseSettings {
     /// The longest a query waits for a pooled connection (including opening a
     /// new one) before the store reports itself unavailable.
     pub acquire_timeout: Duration,
+    /// The longest one statement of the repository may take, from sending it
+    /// to its last row, before the store reports itself unavailable. It bounds
+    /// a request on a network that silently drops packets, which TCP would
+    /// take many minutes to notice.
+    pub statement_timeout: Duration,
     /// PostgreSQL only: the schema that holds the tables, created if missing and
     /// made the search path of every connection. Letters, digits and `_`, not
     /// starting with a digit, at most 63 characters.
@@ -65,6 +74,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("min_connections", &self.min_connections)
             .field("connect_timeout", &self.connect_timeout)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("statement_timeout", &self.statement_timeout)
             .field("schema", &self.schema)
             .finish()
     }
@@ -196,19 +206,56 @@ impl Target {
     }
 }
 
-/// Opens a connection pool to the database `settings` names and prepares it.
+/// How many connections sea-orm's own pool, which runs migrations and the
+/// readiness check's migration query, may open besides the statements' pool.
+const ADMIN_CONNECTIONS: u32 = 2;
+
+/// How long a connection of sea-orm's own pool stays open unused.
+const ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An open database: the pool the repository's statements run on, and
+/// sea-orm's connection for migrations and everything else.
+#[derive(Debug, Clone)]
+pub struct Database {
+    connection: DatabaseConnection,
+    pool: ConnectionPool,
+}
+
+impl Database {
+    /// sea-orm's connection to the database: migrations, and statements
+    /// outside the repository. It keeps at most two connections of its own,
+    /// opened when needed.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.connection
+    }
+
+    pub(crate) fn pool(&self) -> &ConnectionPool {
+        &self.pool
+    }
+
+    /// Closes every connection: idle ones at once and cleanly, busy ones as
+    /// they come back. Later statements fail as unavailable.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        // sea-orm's close waits for every connection of its pool to be idle.
+        let _ = self.connection.close_by_ref().await;
+    }
+}
+
+/// Opens the database `settings` names and prepares it.
 ///
 /// SQLite connections all run in WAL mode with `synchronous = NORMAL`, a 5 s
 /// busy timeout, foreign keys and `case_sensitive_like` on (so that `like` is
 /// case-sensitive as on PostgreSQL); the directory of a database file is
 /// created if missing. A PostgreSQL schema, when configured, is created if
-/// missing and is every connection's search path. Statement logging is off:
-/// bound values include tokens.
+/// missing and is every connection's search path; PostgreSQL also stops a
+/// repository statement at `settings.statement_timeout`, as the client does.
+/// Statement logging is off: bound values include tokens.
 ///
 /// # Errors
 /// [`ConnectError`] for invalid settings, an unreachable database, or a
 /// database that does not answer within `settings.connect_timeout`.
-pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, ConnectError> {
+pub async fn connect(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
     let target = Target::of(&settings.url)?;
     let (max, min) = (settings.max_connections, settings.min_connections);
     if max == 0 || min > max {
@@ -226,56 +273,82 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         create_parent_directory(path)?;
     }
 
-    let mut options = ConnectOptions::new(settings.url.as_str());
-    options
-        .max_connections(max)
-        .min_connections(min)
-        .acquire_timeout(settings.acquire_timeout)
-        // sqlx's default, made explicit because recovery after an outage rests
-        // on it: a pooled connection is pinged before it is handed out, so one
-        // that died with the database is replaced instead of failing a request.
-        .test_before_acquire(true)
-        .sqlx_logging(false);
-    match &target {
+    let deadlines = Deadlines {
+        acquire: settings.acquire_timeout,
+        statement: settings.statement_timeout,
+    };
+    let max_size = usize::try_from(max).unwrap_or(usize::MAX);
+    let (connection, pool) = match &target {
         Target::Postgres => {
+            let mut options = PgConnectOptions::from_str(&settings.url)
+                .map_err(ConnectError::InvalidUrl)?
+                .disable_statement_logging();
             if let Some(schema) = schema {
-                options.set_schema_search_path(schema);
+                options = options.options([("search_path", schema)]);
             }
+            let statement_timeout = settings.statement_timeout.as_millis().to_string();
+            let statements = options
+                .clone()
+                .options([("statement_timeout", statement_timeout.as_str())]);
+            let admin = admin_pool::<sqlx::Postgres>(settings).connect_lazy_with(options);
+            (
+                SqlxPostgresConnector::from_sqlx_postgres_pool(admin),
+                ConnectionPool::postgres(statements, max_size, deadlines),
+            )
         }
         Target::SqliteMemory => {
-            // The database lives exactly as long as its one connection: never
-            // close it, and never open a second, which would see another database.
-            options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .map_sqlx_sqlite_opts(sqlite_connection_settings);
+            let options = sqlite_options(&settings.url)?;
+            // Both pools connect with these very options: they name one
+            // shared in-memory database, which lives while the statements'
+            // pool holds its one connection.
+            let admin = admin_pool::<sqlx::Sqlite>(settings).connect_lazy_with(options.clone());
+            (
+                SqlxSqliteConnector::from_sqlx_sqlite_pool(admin),
+                ConnectionPool::sqlite_memory(options, deadlines),
+            )
         }
         Target::SqliteFile(_) => {
-            options.map_sqlx_sqlite_opts(|opts| {
-                sqlite_connection_settings(opts)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .pragma("cache_size", SQLITE_FILE_CACHE_SIZE)
-            });
+            let options = sqlite_options(&settings.url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .pragma("cache_size", SQLITE_FILE_CACHE_SIZE);
+            let admin = admin_pool::<sqlx::Sqlite>(settings).connect_lazy_with(options.clone());
+            (
+                SqlxSqliteConnector::from_sqlx_sqlite_pool(admin),
+                ConnectionPool::sqlite_file(options, max_size, deadlines),
+            )
         }
-    }
+    };
 
     let open = async {
-        let db = Database::connect(options)
+        pool.open(usize::try_from(min).unwrap_or(usize::MAX))
             .await
             .map_err(ConnectError::Database)?;
         if let Some(schema) = schema {
-            create_schema(&db, schema)
+            create_schema(&connection, schema)
                 .await
                 .map_err(ConnectError::Database)?;
         }
-        Ok(db)
+        Ok(Database { connection, pool })
     };
     tokio::time::timeout(settings.connect_timeout, open)
         .await
         .map_err(|_| ConnectError::TimedOut(settings.connect_timeout))?
+}
+
+/// sea-orm's own pool: small, and empty when unused.
+fn admin_pool<DB: sqlx::Database>(settings: &DatabaseSettings) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(ADMIN_CONNECTIONS)
+        .min_connections(0)
+        .idle_timeout(ADMIN_IDLE_TIMEOUT)
+        .acquire_timeout(settings.acquire_timeout)
+}
+
+/// The connection options of a SQLite URL, with what every connection needs.
+fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, ConnectError> {
+    let options = SqliteConnectOptions::from_str(url).map_err(ConnectError::InvalidUrl)?;
+    Ok(sqlite_connection_settings(options).disable_statement_logging())
 }
 
 /// What every SQLite connection needs, on disk or in memory.
@@ -324,16 +397,16 @@ async fn create_schema(db: &DatabaseConnection, schema: &str) -> Result<(), DbEr
 ///
 /// # Errors
 /// The failure of the first migration that fails; earlier ones stay applied.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+pub async fn migrate(db: &Database) -> Result<(), DbErr> {
+    Migrator::up(&db.connection, None).await
 }
 
 /// Reverts the `steps` most recently applied migrations.
 ///
 /// # Errors
 /// The failure of the first revert that fails; earlier ones stay reverted.
-pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbErr> {
-    Migrator::down(db, Some(steps)).await
+pub async fn migrate_down(db: &Database, steps: u32) -> Result<(), DbErr> {
+    Migrator::down(&db.connection, Some(steps)).await
 }
 
 /// Every migration by name, oldest first, with whether it is applied; reads
@@ -341,20 +414,23 @@ pub async fn migrate_down(db: &DatabaseConnection, steps: u32) -> Result<(), DbE
 ///
 /// # Errors
 /// When the database cannot be read.
-pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
-    Ok(Migrator::get_migration_with_status_read_only(db)
-        .await?
-        .iter()
-        .map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied))
-        .collect())
+pub async fn migration_status(db: &Database) -> Result<Vec<(String, bool)>, DbErr> {
+    Ok(
+        Migrator::get_migration_with_status_read_only(&db.connection)
+            .await?
+            .iter()
+            .map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied))
+            .collect(),
+    )
 }
 
-/// Checks that the database answers.
+/// Checks that the repository's pool hands out a connection and the
+/// database answers on it.
 ///
 /// # Errors
 /// [`StoreError::Unavailable`] when it does not.
-pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
-    db.ping().await.map_err(|e| store_error("ping", &e))
+pub async fn ping(db: &Database) -> Result<(), StoreError> {
+    db.pool.ping().await.map_err(|e| store_error("ping", &e))
 }
 
 /// How many migrations are not applied yet, without changing the database
@@ -362,8 +438,8 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// When the database cannot be read.
-pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
-    Migrator::get_pending_migrations_read_only(db)
+pub async fn pending_migrations(db: &Database) -> Result<usize, DbErr> {
+    Migrator::get_pending_migrations_read_only(&db.connection)
         .await
         .map(|pending| pending.len())
 }
@@ -399,6 +475,7 @@ mod tests {
             min_connections: 0,
             connect_timeout: Duration::from_secs(1),
             acquire_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(1),
             schema: None,
         };
         assert!(!format!("{settings:?}").contains("s3cret"));

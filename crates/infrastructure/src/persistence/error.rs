@@ -121,8 +121,11 @@ fn is_transient_database_error(error: &dyn DatabaseError) -> bool {
     if let Some(error) = error.try_downcast_ref::<PgDatabaseError>() {
         let code = error.code();
         // Class 08 is "connection exception"; 57P01..03 are a server shutting
-        // down or starting up; 53300 is too many connections.
-        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
+        // down or starting up; 53300 is too many connections; 57014 is a
+        // statement cancelled at the statement timeout, the server's side of
+        // the deadline the pool keeps (the two race).
+        return code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014");
     }
     if error.try_downcast_ref::<SqliteError>().is_some() {
         // SQLite reports extended result codes; the low byte is the primary one.

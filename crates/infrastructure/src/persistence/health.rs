@@ -3,15 +3,14 @@
 use std::time::Duration;
 
 use domain::health::{HealthCheck, HealthError, PoolStatus};
-use sea_orm::{DatabaseBackend, DatabaseConnection};
 
-use super::connect::{pending_migrations, ping};
+use super::connect::{Database, pending_migrations, ping};
 use super::error::store_error;
 
 /// Readiness and pool figures of the database the repository uses.
 #[derive(Debug, Clone)]
 pub struct SeaOrmHealthCheck {
-    db: DatabaseConnection,
+    db: Database,
     timeout: Duration,
 }
 
@@ -21,7 +20,7 @@ impl SeaOrmHealthCheck {
     /// The bound matters when the network silently drops packets: a query on
     /// an already open connection then waits for TCP to give up, which takes
     /// many minutes, and the pool's acquire timeout does not cover it.
-    pub fn new(db: DatabaseConnection, timeout: Duration) -> Self {
+    pub fn new(db: Database, timeout: Duration) -> Self {
         Self { db, timeout }
     }
 }
@@ -46,27 +45,6 @@ impl HealthCheck for SeaOrmHealthCheck {
     }
 
     fn pool(&self) -> PoolStatus {
-        // sqlx counts connections per pool type; the backend says which pool
-        // sea-orm holds (asking for the other one panics).
-        let (size, idle, max) = match self.db.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                let pool = self.db.get_postgres_connection_pool();
-                (
-                    pool.size(),
-                    pool.num_idle(),
-                    pool.options().get_max_connections(),
-                )
-            }
-            DatabaseBackend::Sqlite => {
-                let pool = self.db.get_sqlite_connection_pool();
-                (
-                    pool.size(),
-                    pool.num_idle(),
-                    pool.options().get_max_connections(),
-                )
-            }
-            _ => return PoolStatus::new(0, 0, 0),
-        };
-        PoolStatus::new(size, u32::try_from(idle).unwrap_or(u32::MAX), max)
+        self.db.pool().status()
     }
 }

@@ -9,23 +9,26 @@ use domain::integration_point::{
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Statement,
 };
 use uuid::Uuid;
 
+use super::connect::Database;
 use super::entity::{self, Column, Entity};
 use super::error::{store_error, write_error};
+use super::pool::ConnectionPool;
 use super::query;
 
 /// Keeps integration points in the `integration_points` table.
 ///
 /// Uniqueness comes from the table's unique indexes and every conditional
 /// write is a single statement, so any number of replicas can share the
-/// database safely.
+/// database safely. Reads and writes run on the pool's routes for each (on a
+/// SQLite file, writes queue for its one writer connection).
 #[derive(Debug, Clone)]
 pub struct SeaOrmIntegrationPointRepository {
-    db: DatabaseConnection,
+    pool: ConnectionPool,
     /// The text of [`find_by_id`] for this database, rendered once.
     find_sql: Arc<str>,
 }
@@ -33,12 +36,10 @@ pub struct SeaOrmIntegrationPointRepository {
 impl SeaOrmIntegrationPointRepository {
     /// A repository on a migrated database (see [`crate::connect`] and
     /// [`crate::migrate`]).
-    pub fn new(db: DatabaseConnection) -> Self {
-        let find_sql = find_by_id(Uuid::nil())
-            .build(db.get_database_backend())
-            .sql
-            .into();
-        Self { db, find_sql }
+    pub fn new(db: &Database) -> Self {
+        let pool = db.pool().clone();
+        let find_sql = find_by_id(Uuid::nil()).build(pool.backend()).sql.into();
+        Self { pool, find_sql }
     }
 
     /// How many points match the query's filter, given the length of its page.
@@ -60,7 +61,8 @@ impl SeaOrmIntegrationPointRepository {
             return Ok(page.offset().saturating_add(page_len));
         }
         let row = self
-            .db
+            .pool
+            .reads()
             .query_one(&query::count(query.filter()))
             .await
             .map_err(|e| store_error(OPERATION, &e))?;
@@ -110,7 +112,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
     #[tracing::instrument(skip_all, fields(id = %point.id()))]
     async fn insert(&self, point: &IntegrationPoint) -> Result<(), WriteError> {
         Entity::insert(entity::ActiveModel::from(point))
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&self.pool.writes())
             .await
             .map(drop)
             .map_err(|e| write_error("insert integration point", &e))
@@ -118,11 +120,10 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
 
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn find(&self, id: PointId) -> Result<Option<IntegrationPoint>, StoreError> {
-        let statement =
-            bind_find_by_id(self.db.get_database_backend(), &self.find_sql, id.as_uuid());
+        let statement = bind_find_by_id(self.pool.backend(), &self.find_sql, id.as_uuid());
         Entity::find()
             .from_raw_sql(statement)
-            .one(&self.db)
+            .one(&self.pool.reads())
             .await
             .map_err(|e| store_error("find integration point", &e))?
             .map(IntegrationPoint::try_from)
@@ -135,7 +136,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
     )]
     async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
         let rows = query::page(query)
-            .all(&self.db)
+            .all(&self.pool.reads())
             .await
             .map_err(|e| store_error("list integration points", &e))?;
         let total = self.total(query, rows.len()).await?;
@@ -160,7 +161,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             .filter(Column::Id.eq(point.id().as_uuid()))
             .filter(Column::Version.eq(expected.get()))
             .filter(Column::Ct.eq(point.created_at().as_millis()))
-            .exec(&self.db)
+            .exec(&self.pool.writes())
             .await
             .map_err(|e| write_error("update integration point", &e))?;
         Ok(outcome(result.rows_affected))
@@ -177,7 +178,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             delete = delete.filter(Column::Version.eq(version.get()));
         }
         let result = delete
-            .exec(&self.db)
+            .exec(&self.pool.writes())
             .await
             .map_err(|e| store_error("delete integration point", &e))?;
         Ok(outcome(result.rows_affected))
@@ -210,7 +211,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             .filter(condition)
             .order_by_asc(Column::Id)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.pool.reads())
             .await
             .map_err(|e| store_error("look up integration points", &e))?;
         Ok(ids.into_iter().map(PointId::from_uuid).collect())

@@ -5,63 +5,13 @@ use std::time::{Duration, Instant};
 
 use domain::integration_point::{IntegrationPointRepository, StoreError};
 use infrastructure::{
-    ConnectError, DatabaseConnection, SeaOrmIntegrationPointRepository, connect, migrate,
-    pending_migrations, ping,
+    ConnectError, SeaOrmIntegrationPointRepository, connect, migrate, pending_migrations, ping,
 };
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::support::{Backend, Scratch, TestDb, point, settings, unique_name};
 
 const MIGRATIONS: usize = 2;
-
-async fn query_i64(tx: &DatabaseTransaction, sql: &str, column: &str) -> i64 {
-    let backend = tx.get_database_backend();
-    tx.query_one_raw(Statement::from_string(backend, sql))
-        .await
-        .expect("query")
-        .expect("one row")
-        .try_get::<i64>("", column)
-        .expect("integer column")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_pooled_sqlite_connection_gets_the_settings_the_repository_relies_on() {
-    // Arrange: hold three connections at once, so that each is a different one.
-    let scratch = Scratch::new(Backend::Sqlite).expect("SQLite is always available");
-    let db = connect(&scratch.settings).await.expect("connect");
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(db.begin().await.expect("begin"));
-    }
-
-    for tx in &held {
-        // Act
-        let folds_case = query_i64(tx, "SELECT 'a' LIKE 'A' AS v", "v").await;
-        let busy_timeout = query_i64(tx, "PRAGMA busy_timeout", "timeout").await;
-        let foreign_keys = query_i64(tx, "PRAGMA foreign_keys", "foreign_keys").await;
-        let synchronous = query_i64(tx, "PRAGMA synchronous", "synchronous").await;
-        let journal_mode = tx
-            .query_one_raw(Statement::from_string(
-                tx.get_database_backend(),
-                "PRAGMA journal_mode",
-            ))
-            .await
-            .expect("query")
-            .expect("one row")
-            .try_get::<String>("", "journal_mode")
-            .expect("text column");
-
-        // Assert
-        assert_eq!(folds_case, 0, "case_sensitive_like is on");
-        assert_eq!(busy_timeout, 5000);
-        assert_eq!(foreign_keys, 1);
-        assert_eq!(synchronous, 1, "NORMAL");
-        assert_eq!(journal_mode, "wal");
-    }
-    drop(held);
-    db.close().await.expect("close");
-    scratch.remove().await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_in_memory_sqlite_database_keeps_its_data_for_the_life_of_the_pool() {
@@ -70,7 +20,7 @@ async fn an_in_memory_sqlite_database_keeps_its_data_for_the_life_of_the_pool() 
         .await
         .expect("connect");
     migrate(&db).await.expect("migrate");
-    let repository = SeaOrmIntegrationPointRepository::new(db.clone());
+    let repository = SeaOrmIntegrationPointRepository::new(&db);
     let stored = point("A");
     repository.insert(&stored).await.expect("insert");
 
@@ -101,7 +51,7 @@ async fn a_sqlite_database_file_gets_its_missing_directories() {
     let db = connect(&settings(url, None)).await;
 
     // Assert
-    db.expect("connect").close().await.expect("close");
+    db.expect("connect").close().await;
     assert!(file.is_file(), "{} exists", file.display());
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -119,8 +69,9 @@ async fn a_postgres_schema_is_created_and_becomes_the_search_path() {
 
     let db = connect(&scratch.settings).await.expect("connect");
     let schema: String = db
+        .connection()
         .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
+            DbBackend::Postgres,
             "SELECT current_schema() AS s",
         ))
         .await
@@ -130,7 +81,7 @@ async fn a_postgres_schema_is_created_and_becomes_the_search_path() {
         .expect("schema name");
 
     assert_eq!(schema, expected);
-    db.close().await.expect("close");
+    db.close().await;
     scratch.remove().await;
 }
 
@@ -200,7 +151,7 @@ async fn health_checks_report_pending_migrations_without_changing_anything(backe
     let Some(scratch) = Scratch::new(backend) else {
         return;
     };
-    let db: DatabaseConnection = connect(&scratch.settings).await.expect("connect");
+    let db = connect(&scratch.settings).await.expect("connect");
 
     // Act
     let answers = ping(&db).await;
@@ -212,7 +163,7 @@ async fn health_checks_report_pending_migrations_without_changing_anything(backe
     // Assert
     assert!(answers.is_ok(), "{answers:?}");
     assert_eq!((before, before_again, after), (MIGRATIONS, MIGRATIONS, 0));
-    db.close().await.expect("close");
+    db.close().await;
     scratch.remove().await;
 }
 
@@ -228,9 +179,9 @@ async fn health_checks_report_pending_migrations_without_changing_anything_on_po
 
 on_both_backends!(a_closed_pool_is_reported_unavailable);
 async fn a_closed_pool_is_reported_unavailable(db: TestDb) {
-    db.connection.close_by_ref().await.expect("close");
+    db.database.close().await;
 
-    let pinged = ping(&db.connection).await;
+    let pinged = ping(&db.database).await;
     let found = db.repository.find(point("A").id()).await;
 
     assert!(

@@ -22,8 +22,9 @@ async fn index_names(db: &TestDb) -> Vec<String> {
              AND tablename = 'integration_points' ORDER BY indexname"
         }
     };
-    let backend = db.connection.get_database_backend();
-    db.connection
+    let backend = db.database.connection().get_database_backend();
+    db.database
+        .connection()
         .query_all_raw(Statement::from_string(backend, sql))
         .await
         .expect("list indexes")
@@ -35,18 +36,20 @@ async fn index_names(db: &TestDb) -> Vec<String> {
 on_both_backends!(migrations_roll_back_completely_and_apply_again);
 async fn migrations_roll_back_completely_and_apply_again(db: TestDb) {
     // Arrange
-    assert_eq!(pending_migrations(&db.connection).await.expect("status"), 0);
+    assert_eq!(pending_migrations(&db.database).await.expect("status"), 0);
 
     // Act
-    Migrator::down(&db.connection, None).await.expect("down");
-    let pending_after_down = pending_migrations(&db.connection).await.expect("status");
+    Migrator::down(db.database.connection(), None)
+        .await
+        .expect("down");
+    let pending_after_down = pending_migrations(&db.database).await.expect("status");
     let insert_without_table = db.repository.insert(&point("A")).await;
-    migrate(&db.connection).await.expect("up again");
+    migrate(&db.database).await.expect("up again");
 
     // Assert
     assert_eq!(pending_after_down, MIGRATIONS);
     assert!(insert_without_table.is_err(), "the table is gone");
-    assert_eq!(pending_migrations(&db.connection).await.expect("status"), 0);
+    assert_eq!(pending_migrations(&db.database).await.expect("status"), 0);
     db.repository
         .insert(&point("A"))
         .await
@@ -80,7 +83,8 @@ async fn every_postgres_text_column_uses_the_c_collation() {
                    AND data_type = 'text' ORDER BY column_name";
 
         let rows = db
-            .connection
+            .database
+            .connection()
             .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
             .await
             .expect("read the catalog");

@@ -10,8 +10,8 @@ use domain::integration_point::{
     TokenLocal, Version,
 };
 use infrastructure::{
-    DatabaseConnection, DatabaseSettings, OsRandomTokens, SeaOrmIntegrationPointRepository,
-    UuidV7Ids, connect, migrate,
+    Database, DatabaseSettings, OsRandomTokens, SeaOrmIntegrationPointRepository, UuidV7Ids,
+    connect, migrate,
 };
 use sea_orm::ConnectionTrait;
 
@@ -44,7 +44,7 @@ pub enum Backend {
 /// A fresh, migrated database and a repository on it.
 pub struct TestDb {
     pub backend: Backend,
-    pub connection: DatabaseConnection,
+    pub database: Database,
     pub repository: SeaOrmIntegrationPointRepository,
 }
 
@@ -69,6 +69,7 @@ pub fn settings(url: String, schema: Option<String>) -> DatabaseSettings {
         min_connections: 0,
         connect_timeout: Duration::from_secs(10),
         acquire_timeout: Duration::from_secs(10),
+        statement_timeout: Duration::from_secs(10),
         schema,
     }
 }
@@ -140,10 +141,11 @@ impl Scratch {
                     .await
                     .expect("connect to drop the test schema");
                 admin
+                    .connection()
                     .execute_unprepared(&format!(r#"DROP SCHEMA "{schema}" CASCADE"#))
                     .await
                     .expect("drop the test schema");
-                admin.close().await.expect("close the admin pool");
+                admin.close().await;
             }
         }
     }
@@ -159,12 +161,12 @@ where
     let Some(scratch) = Scratch::new(backend) else {
         return;
     };
-    let connection = connect(&scratch.settings).await.expect("connect");
-    migrate(&connection).await.expect("migrate");
+    let database = connect(&scratch.settings).await.expect("connect");
+    migrate(&database).await.expect("migrate");
     let db = TestDb {
         backend,
-        repository: SeaOrmIntegrationPointRepository::new(connection.clone()),
-        connection,
+        repository: SeaOrmIntegrationPointRepository::new(&database),
+        database,
     };
     // On its own task, so that a failing test still reaches the cleanup.
     let outcome = tokio::spawn(test(db)).await;

@@ -1,0 +1,508 @@
+//! The connections the repository's statements run on.
+//!
+//! sea-orm's own handle runs each statement on sqlx's pool, which talks to
+//! the database three times per statement: it pings a connection before
+//! handing it out, runs the statement, and pings the connection again,
+//! unconditionally, when it comes back. On PostgreSQL that doubled the
+//! database's work per read (BENCHMARKS.md). The pool here hands a connection
+//! out as it is and takes it back as it is, so a statement is one round trip,
+//! and keeps what the pings were for by cheaper means:
+//! - a connection left in the middle of a statement (its future dropped, its
+//!   deadline passed) or failed by anything but an error the database
+//!   reported is closed, never handed out again;
+//! - a connection idle for [`IDLE_BEFORE_PING`] or more, long enough for the
+//!   database or the network to have dropped it unseen, is pinged before it
+//!   is handed out again, and replaced if the ping fails;
+//! - every statement has a deadline, so a network that silently drops
+//!   packets costs a request that deadline, not the many minutes TCP takes to
+//!   give up.
+//!
+//! On a SQLite file, writes go through a pool of their own with one
+//! connection: SQLite lets one writer in at a time, and writers that queue
+//! here, in order, wait for each other's statements rather than in SQLite's
+//! busy handler, which sleeps in growing steps and made the writes' tail a
+//! hundred times their median.
+
+use std::io;
+use std::time::Duration;
+
+use deadpool::managed::{self, Metrics, Object, PoolError, QueueMode, RecycleError, RecycleResult};
+use domain::health::PoolStatus;
+use sea_orm::prelude::async_trait;
+use sea_orm::sqlx::{
+    self, ConnectOptions, Connection, Database as SqlxDatabase, Executor, IntoArguments,
+    postgres::Postgres, sqlite::Sqlite,
+};
+use sea_orm::{
+    ConnAcquireErr, ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement, Values,
+};
+use sea_query_sqlx::SqlxValues;
+
+/// How long a connection may sit idle before it is pinged on its way out.
+///
+/// Under load connections come back within milliseconds and are never pinged;
+/// a service that was quiet for a second pays one round trip to learn that its
+/// connection survived.
+pub(crate) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// How long a connection is used before it is replaced, as sqlx's pool does,
+/// so that no database session lives (and grows its caches) for ever.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// How long closing one connection at shutdown may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Opens, checks and replaces the connections of one pool.
+pub(crate) struct Manager<DB: SqlxDatabase> {
+    options: <DB::Connection as Connection>::Options,
+    /// An in-memory SQLite database lives as long as its one connection, so
+    /// that connection is kept whatever happens to it.
+    keep_forever: bool,
+}
+
+impl<DB: SqlxDatabase> managed::Manager for Manager<DB> {
+    type Type = DB::Connection;
+    type Error = sqlx::Error;
+
+    async fn create(&self) -> Result<DB::Connection, sqlx::Error> {
+        self.options.connect().await
+    }
+
+    async fn recycle(
+        &self,
+        connection: &mut DB::Connection,
+        metrics: &Metrics,
+    ) -> RecycleResult<sqlx::Error> {
+        if self.keep_forever {
+            return Ok(());
+        }
+        if metrics.age() >= MAX_LIFETIME {
+            return Err(RecycleError::message("the connection reached its lifetime"));
+        }
+        if metrics.last_used() >= IDLE_BEFORE_PING {
+            connection.ping().await?;
+        }
+        Ok(())
+    }
+}
+
+type Pool<DB> = managed::Pool<Manager<DB>, Checkout<DB>>;
+
+/// A connection out of the pool.
+///
+/// It goes back when dropped, unless a statement on it did not finish
+/// cleanly: then what the database will send next is unknown, and the
+/// connection is closed instead.
+pub(crate) struct Checkout<DB: SqlxDatabase> {
+    connection: Option<Object<Manager<DB>>>,
+    in_statement: bool,
+}
+
+impl<DB: SqlxDatabase> From<Object<Manager<DB>>> for Checkout<DB> {
+    fn from(connection: Object<Manager<DB>>) -> Self {
+        Self {
+            connection: Some(connection),
+            in_statement: false,
+        }
+    }
+}
+
+impl<DB: SqlxDatabase> Drop for Checkout<DB> {
+    fn drop(&mut self) {
+        if !self.in_statement {
+            return;
+        }
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        let keep = Object::pool(&connection).is_some_and(|pool| pool.manager().keep_forever);
+        if !keep {
+            // Out of the pool and dropped: the socket closes, and the pool
+            // opens a fresh connection when it next needs one.
+            drop(Object::take(connection));
+        }
+    }
+}
+
+impl<DB> Checkout<DB>
+where
+    DB: SqlxDatabase,
+    SqlxValues: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    QueryResult: From<DB::Row>,
+    ExecResult: From<DB::QueryResult>,
+{
+    async fn fetch_all(
+        &mut self,
+        statement: Statement,
+        deadline: Duration,
+    ) -> Result<Vec<QueryResult>, sqlx::Error> {
+        let query = prepare::<DB>(statement);
+        let rows = self.run(deadline, |c| query.fetch_all(c)).await?;
+        Ok(rows.into_iter().map(QueryResult::from).collect())
+    }
+
+    async fn fetch_optional(
+        &mut self,
+        statement: Statement,
+        deadline: Duration,
+    ) -> Result<Option<QueryResult>, sqlx::Error> {
+        let query = prepare::<DB>(statement);
+        let row = self.run(deadline, |c| query.fetch_optional(c)).await?;
+        Ok(row.map(QueryResult::from))
+    }
+
+    async fn execute(
+        &mut self,
+        statement: Statement,
+        deadline: Duration,
+    ) -> Result<ExecResult, sqlx::Error> {
+        let query = prepare::<DB>(statement);
+        let done = self.run(deadline, |c| query.execute(c)).await?;
+        Ok(done.into())
+    }
+
+    async fn execute_unprepared(
+        &mut self,
+        sql: &str,
+        deadline: Duration,
+    ) -> Result<ExecResult, sqlx::Error> {
+        let query = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
+        let done = self.run(deadline, |c| query.execute(c)).await?;
+        Ok(done.into())
+    }
+
+    async fn ping(&mut self, deadline: Duration) -> Result<(), sqlx::Error> {
+        self.run(deadline, |c| c.ping()).await
+    }
+
+    /// Runs one statement with a deadline, and tells whether the connection
+    /// is still fit to be reused.
+    async fn run<'c, T, F>(
+        &'c mut self,
+        deadline: Duration,
+        statement: impl FnOnce(&'c mut DB::Connection) -> F,
+    ) -> Result<T, sqlx::Error>
+    where
+        F: Future<Output = Result<T, sqlx::Error>> + 'c,
+    {
+        let Some(connection) = self.connection.as_mut() else {
+            return Err(sqlx::Error::PoolClosed);
+        };
+        self.in_statement = true;
+        let outcome = tokio::time::timeout(deadline, statement(connection)).await;
+        match outcome {
+            Ok(Ok(value)) => {
+                self.in_statement = false;
+                Ok(value)
+            }
+            // The database answered with an error: the exchange ended as the
+            // protocol expects, and the connection can carry on.
+            Ok(Err(error @ sqlx::Error::Database(_))) => {
+                self.in_statement = false;
+                Err(error)
+            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(sqlx::Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the database did not answer within {deadline:?}"),
+            ))),
+        }
+    }
+}
+
+/// The statement with its values bound, prepared and cached per connection.
+fn prepare<DB>(statement: Statement) -> sqlx::query::Query<'static, DB, SqlxValues>
+where
+    DB: SqlxDatabase,
+    SqlxValues: IntoArguments<DB>,
+{
+    let values = statement.values.unwrap_or(Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(statement.sql), SqlxValues(values))
+}
+
+/// Runs a [`Checkout`] method on a connection from `route`'s pool, on
+/// whichever backend that is.
+macro_rules! on_connection {
+    ($route:expr, $method:ident($($arg:expr),*)) => {
+        match $route.pool {
+            PoolRef::Postgres(pool) => $route.checkout(pool).await?.$method($($arg),*).await,
+            PoolRef::Sqlite(pool) => $route.checkout(pool).await?.$method($($arg),*).await,
+        }
+    };
+}
+
+/// How long waiting for connections and statements may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadlines {
+    /// Waiting for a connection, opening one included.
+    pub(crate) acquire: Duration,
+    /// One statement, from sending it to its last row.
+    pub(crate) statement: Duration,
+}
+
+/// The pools of one database.
+#[derive(Clone)]
+enum Pools {
+    Postgres(Pool<Postgres>),
+    /// Without `writes` (an in-memory database), writes share `reads`.
+    Sqlite {
+        reads: Pool<Sqlite>,
+        writes: Option<Pool<Sqlite>>,
+    },
+}
+
+/// The connections of one database, and where reads and writes take theirs.
+#[derive(Clone)]
+pub(crate) struct ConnectionPool {
+    pools: Pools,
+    deadlines: Deadlines,
+}
+
+impl std::fmt::Debug for ConnectionPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionPool")
+            .field("backend", &self.backend())
+            .field("status", &self.status())
+            .field("deadlines", &self.deadlines)
+            .finish()
+    }
+}
+
+/// What a pool of `max_size` connections with these options looks like.
+fn build<DB: SqlxDatabase>(
+    options: <DB::Connection as Connection>::Options,
+    max_size: usize,
+    keep_forever: bool,
+) -> Pool<DB> {
+    let manager = Manager {
+        options,
+        keep_forever,
+    };
+    managed::Pool::builder(manager)
+        .max_size(max_size)
+        // The most recently returned connection first: under light load a
+        // few connections stay warm and are not pinged, the rest idle.
+        .queue_mode(QueueMode::Lifo)
+        .build()
+        // Building fails only for a timeout without a runtime, and none is set.
+        .unwrap_or_else(|error| unreachable!("a pool without timeouts builds: {error}"))
+}
+
+impl ConnectionPool {
+    /// A pool of up to `max_size` PostgreSQL connections.
+    pub(crate) fn postgres(
+        options: sqlx::postgres::PgConnectOptions,
+        max_size: usize,
+        deadlines: Deadlines,
+    ) -> Self {
+        Self {
+            pools: Pools::Postgres(build(options, max_size, false)),
+            deadlines,
+        }
+    }
+
+    /// Up to `max_size` connections reading a SQLite file, and one writing it.
+    pub(crate) fn sqlite_file(
+        options: sqlx::sqlite::SqliteConnectOptions,
+        max_size: usize,
+        deadlines: Deadlines,
+    ) -> Self {
+        Self {
+            pools: Pools::Sqlite {
+                reads: build(options.clone(), max_size, false),
+                writes: Some(build(options, 1, false)),
+            },
+            deadlines,
+        }
+    }
+
+    /// The one connection of an in-memory SQLite database.
+    pub(crate) fn sqlite_memory(
+        options: sqlx::sqlite::SqliteConnectOptions,
+        deadlines: Deadlines,
+    ) -> Self {
+        Self {
+            pools: Pools::Sqlite {
+                reads: build(options, 1, true),
+                writes: None,
+            },
+            deadlines,
+        }
+    }
+
+    pub(crate) fn backend(&self) -> DbBackend {
+        match self.pools {
+            Pools::Postgres(_) => DbBackend::Postgres,
+            Pools::Sqlite { .. } => DbBackend::Sqlite,
+        }
+    }
+
+    /// Where statements that only read run.
+    pub(crate) fn reads(&self) -> Route<'_> {
+        let pool = match &self.pools {
+            Pools::Postgres(pool) => PoolRef::Postgres(pool),
+            Pools::Sqlite { reads, .. } => PoolRef::Sqlite(reads),
+        };
+        Route {
+            pool,
+            deadlines: self.deadlines,
+        }
+    }
+
+    /// Where statements that write run.
+    pub(crate) fn writes(&self) -> Route<'_> {
+        let pool = match &self.pools {
+            Pools::Postgres(pool) => PoolRef::Postgres(pool),
+            Pools::Sqlite { reads, writes } => PoolRef::Sqlite(writes.as_ref().unwrap_or(reads)),
+        };
+        Route {
+            pool,
+            deadlines: self.deadlines,
+        }
+    }
+
+    /// Opens connections until `count` are open (each pool at most full),
+    /// proving the database reachable.
+    pub(crate) async fn open(&self, count: usize) -> Result<(), DbErr> {
+        async fn fill<DB: SqlxDatabase>(pool: &Pool<DB>, count: usize) -> Result<(), DbErr> {
+            let count = count.clamp(1, pool.status().max_size);
+            let mut held = Vec::with_capacity(count);
+            for _ in 0..count {
+                held.push(pool.get().await.map_err(acquire_error)?);
+            }
+            Ok(())
+        }
+        match &self.pools {
+            Pools::Postgres(pool) => fill(pool, count).await,
+            Pools::Sqlite { reads, writes } => {
+                fill(reads, count).await?;
+                match writes {
+                    Some(writes) => fill(writes, 1).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Checks that a connection can be had and the database answers.
+    pub(crate) async fn ping(&self) -> Result<(), DbErr> {
+        let route = self.reads();
+        let deadline = self.deadlines.statement;
+        on_connection!(route, ping(deadline))
+            .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e.into())))
+    }
+
+    /// The connections open, idle and allowed, and the requests waiting for
+    /// one, over every pool.
+    pub(crate) fn status(&self) -> PoolStatus {
+        let statuses: Vec<managed::Status> = match &self.pools {
+            Pools::Postgres(pool) => vec![pool.status()],
+            Pools::Sqlite { reads, writes } => std::iter::once(reads)
+                .chain(writes)
+                .map(managed::Pool::status)
+                .collect(),
+        };
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let sum = |figure: fn(&managed::Status) -> usize| count(statuses.iter().map(figure).sum());
+        PoolStatus::new(sum(|s| s.size), sum(|s| s.available), sum(|s| s.max_size))
+            .with_waiting(sum(|s| s.waiting))
+    }
+
+    /// Closes every idle connection cleanly and refuses new checkouts;
+    /// connections still out are closed when they come back.
+    pub(crate) async fn close(&self) {
+        async fn close<DB: SqlxDatabase>(pool: &Pool<DB>) {
+            let idle = pool.retain(|_, _| false).removed;
+            pool.close();
+            for connection in idle {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close()).await;
+            }
+        }
+        match &self.pools {
+            Pools::Postgres(pool) => close(pool).await,
+            Pools::Sqlite { reads, writes } => {
+                if let Some(writes) = writes {
+                    close(writes).await;
+                }
+                close(reads).await;
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum PoolRef<'a> {
+    Postgres(&'a Pool<Postgres>),
+    Sqlite(&'a Pool<Sqlite>),
+}
+
+/// A pool seen as a sea-orm connection: each statement takes a connection,
+/// runs with its deadline, and gives the connection back.
+#[derive(Clone, Copy)]
+pub(crate) struct Route<'a> {
+    pool: PoolRef<'a>,
+    deadlines: Deadlines,
+}
+
+impl Route<'_> {
+    async fn checkout<DB: SqlxDatabase>(&self, pool: &Pool<DB>) -> Result<Checkout<DB>, DbErr> {
+        match tokio::time::timeout(self.deadlines.acquire, pool.get()).await {
+            Ok(result) => result.map_err(acquire_error),
+            Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+        }
+    }
+}
+
+fn acquire_error(error: PoolError<sqlx::Error>) -> DbErr {
+    match error {
+        PoolError::Timeout(_) => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        PoolError::Closed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        PoolError::Backend(error) => DbErr::Conn(RuntimeErr::SqlxError(error.into())),
+        PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => {
+            DbErr::Conn(RuntimeErr::Internal(error.to_string()))
+        }
+    }
+}
+
+fn query_error(error: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(error.into()))
+}
+
+fn exec_error(error: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(error.into()))
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Route<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        match self.pool {
+            PoolRef::Postgres(_) => DbBackend::Postgres,
+            PoolRef::Sqlite(_) => DbBackend::Sqlite,
+        }
+    }
+
+    async fn execute_raw(&self, statement: Statement) -> Result<ExecResult, DbErr> {
+        let deadline = self.deadlines.statement;
+        on_connection!(self, execute(statement, deadline)).map_err(exec_error)
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let deadline = self.deadlines.statement;
+        on_connection!(self, execute_unprepared(sql, deadline)).map_err(exec_error)
+    }
+
+    async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
+        let deadline = self.deadlines.statement;
+        on_connection!(self, fetch_optional(statement, deadline)).map_err(query_error)
+    }
+
+    async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let deadline = self.deadlines.statement;
+        on_connection!(self, fetch_all(statement, deadline)).map_err(query_error)
+    }
+}
+
+#[cfg(test)]
+mod tests;
