@@ -19,9 +19,9 @@ pub const POINTS: &str = "/rest/v1/service/integration_points";
 /// Logs go to stdout when `TEST_LOG` is set, else nowhere.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     let subscriber = if std::env::var_os("TEST_LOG").is_some() {
-        telemetry::get_subscriber("info", LogFormat::Pretty, std::io::stdout)
+        telemetry::get_subscriber("info", LogFormat::Pretty, std::io::stdout, false)
     } else {
-        telemetry::get_subscriber("off", LogFormat::Pretty, std::io::sink)
+        telemetry::get_subscriber("off", LogFormat::Pretty, std::io::sink, false)
     };
     // A second test binary thread racing here is harmless: one of them wins.
     let _ = telemetry::init_subscriber(subscriber);

@@ -263,3 +263,53 @@ async fn without_keys_the_log_warns_that_nobody_is_authenticated() {
         .await;
     assert_eq!(warning["level"], "WARN");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pretty_format_writes_no_colour_codes_where_no_terminal_reads_it() {
+    // Arrange: stdout is a pipe, as under a process manager or `> file`.
+    let scratch = ScratchDir::new();
+    let url = scratch.sqlite_url();
+    let mut child = crate::process::binary()
+        .env("APP__DATABASE__URL", &url)
+        .env("APP__SERVER__PORT", "0")
+        .env("APP__LOG__FORMAT", "pretty")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the service starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+
+    // Act: its lines up to the one saying it listens.
+    let reading = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead as _;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let listening = line.contains("listening");
+            lines.push(line);
+            if listening {
+                break;
+            }
+        }
+        lines
+    });
+    let lines = tokio::time::timeout(PROCESS_BOUND, reading).await;
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Assert
+    let lines = lines
+        .expect("the service says it listens in time")
+        .expect("the reader finishes");
+    assert!(
+        lines.iter().any(|line| line.contains("listening")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().all(|line| !line.contains('\u{1b}')),
+        "escape codes in {lines:#?}"
+    );
+}

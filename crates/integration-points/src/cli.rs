@@ -1,5 +1,6 @@
 //! The command line: `serve` (the default), `migrate`, `openapi`, `check-config`.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -185,7 +186,13 @@ enum Sink {
 fn init_logging(settings: &Settings, sink: Sink) -> anyhow::Result<()> {
     let (level, format) = (&settings.log.level, settings.log.format);
     telemetry::init_subscriber(match sink {
-        Sink::Stdout => telemetry::get_subscriber(level, format, std::io::stdout),
-        Sink::Stderr => telemetry::get_subscriber(level, format, std::io::stderr),
+        Sink::Stdout => {
+            let colours = std::io::stdout().is_terminal();
+            telemetry::get_subscriber(level, format, std::io::stdout, colours)
+        }
+        Sink::Stderr => {
+            let colours = std::io::stderr().is_terminal();
+            telemetry::get_subscriber(level, format, std::io::stderr, colours)
+        }
     })
 }

@@ -9,10 +9,14 @@ use tracing_subscriber::{EnvFilter, Registry};
 use crate::configuration::LogFormat;
 
 /// Builds a subscriber filtered by `RUST_LOG` when set, else by `default_filter`.
+///
+/// `colours` turns on the pretty format's terminal escape codes: wanted on a
+/// terminal, noise in a file or a log collector.
 pub fn get_subscriber<W>(
     default_filter: &str,
     format: LogFormat,
     sink: W,
+    colours: bool,
 ) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
@@ -32,9 +36,13 @@ where
                     .with_writer(sink),
             ),
         ),
-        LogFormat::Pretty => {
-            Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(sink)))
-        }
+        LogFormat::Pretty => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(colours)
+                    .with_writer(sink),
+            ),
+        ),
     }
 }
 
