@@ -143,6 +143,21 @@ proptest! {
     }
 
     #[test]
+    fn timestamps_print_as_chrono_prints_them_with_milliseconds(millis in prop_oneof![
+        any::<i64>(),
+        // 0000-01-01 to 9999-12-31, where the digits are written by hand.
+        -62_167_219_200_000_i64..253_402_300_800_000,
+    ]) {
+        if let Ok(instant) = Timestamp::from_millis(millis) {
+            let chrono = chrono::DateTime::from_timestamp_millis(millis).expect("in range");
+            prop_assert_eq!(
+                instant.to_string(),
+                chrono.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+            );
+        }
+    }
+
+    #[test]
     fn versions_are_positive(value in any::<i64>()) {
         match Version::new(value) {
             Ok(version) => prop_assert!(version.get() >= 1 && version.next() >= version),

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike as _, TimeZone, Timelike as _, Utc};
 use uuid::Uuid;
 
 use super::fields::Field;
@@ -424,8 +424,25 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// `2019-08-28T13:34:16.420Z`: UTC, always three fraction digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Formats straight into the writer: representations print two per point.
-        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        // Every representation prints two, so they are written field by field
+        // rather than through a strftime pattern, which chrono interprets
+        // anew on every call.
+        let (date, time) = (self.0.date_naive(), self.0.time());
+        if !(0..=9999).contains(&date.year()) {
+            // Beyond four digits chrono signs the year; keep its form.
+            return write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        }
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            date.year(),
+            date.month(),
+            date.day(),
+            time.hour(),
+            time.minute(),
+            time.second(),
+            self.0.timestamp_subsec_millis()
+        )
     }
 }
 
