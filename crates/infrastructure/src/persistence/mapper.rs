@@ -105,34 +105,37 @@ impl From<&IntegrationPoint> for entity::ActiveModel {
     }
 }
 
+/// A valid row with a value in every column, for tests.
+#[cfg(test)]
+pub(crate) fn sample_row() -> entity::Model {
+    entity::Model {
+        id: Uuid::from_u128(0x0193_a0b4_7c1e_7a3b_9c1d_5e6f_7a8b_9c0d),
+        code: "ABCDE".into(),
+        r#type: "telegram".into(),
+        token_local: "82ddc7c68623726346a78371173e2f8d".into(),
+        token_remote: "remote".into(),
+        token_remote2: "remote2".into(),
+        url: "http://trapper.com".into(),
+        recv_svcscriptcode: "ws_hook".into(),
+        recv_svcscriptcode_ws: "recv_ws".into(),
+        send_svcscriptcode: "send_to_web".into(),
+        send_svcscriptcode_ws: "send_ws".into(),
+        opts_title: "Заголовок".into(),
+        opts_comment: "comment".into(),
+        opts_allow_files_api: true,
+        opts_issync: false,
+        ct: 1_567_000_000_000,
+        lwt: 1_567_000_000_427,
+        version: 3,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::TryIntoModel;
 
+    use super::sample_row as row;
     use super::*;
-
-    fn row() -> entity::Model {
-        entity::Model {
-            id: Uuid::from_u128(0x0193_a0b4_7c1e_7a3b_9c1d_5e6f_7a8b_9c0d),
-            code: "ABCDE".into(),
-            r#type: "telegram".into(),
-            token_local: "82ddc7c68623726346a78371173e2f8d".into(),
-            token_remote: "remote".into(),
-            token_remote2: "remote2".into(),
-            url: "http://trapper.com".into(),
-            recv_svcscriptcode: "ws_hook".into(),
-            recv_svcscriptcode_ws: "recv_ws".into(),
-            send_svcscriptcode: "send_to_web".into(),
-            send_svcscriptcode_ws: "send_ws".into(),
-            opts_title: "Заголовок".into(),
-            opts_comment: "comment".into(),
-            opts_allow_files_api: true,
-            opts_issync: false,
-            ct: 1_567_000_000_000,
-            lwt: 1_567_000_000_427,
-            version: 3,
-        }
-    }
 
     #[test]
     fn a_valid_row_becomes_a_point_and_back_unchanged() {

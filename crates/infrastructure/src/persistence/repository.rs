@@ -9,8 +9,9 @@ use domain::integration_point::{
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Select, Statement,
+    ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Insert,
+    Iterable as _, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, UpdateMany,
+    Value,
 };
 use uuid::Uuid;
 
@@ -29,8 +30,7 @@ use super::query;
 #[derive(Debug, Clone)]
 pub struct SeaOrmIntegrationPointRepository {
     pool: ConnectionPool,
-    /// The text of [`find_by_id`] for this database, rendered once.
-    find_sql: Arc<str>,
+    statements: Arc<Statements>,
 }
 
 impl SeaOrmIntegrationPointRepository {
@@ -38,8 +38,8 @@ impl SeaOrmIntegrationPointRepository {
     /// [`crate::migrate`]).
     pub fn new(db: &Database) -> Self {
         let pool = db.pool().clone();
-        let find_sql = find_by_id(Uuid::nil()).build(pool.backend()).sql.into();
-        Self { pool, find_sql }
+        let statements = Arc::new(Statements::render(pool.backend()));
+        Self { pool, statements }
     }
 
     /// How many points match the query's filter, given the length of its page.
@@ -76,13 +76,55 @@ impl SeaOrmIntegrationPointRepository {
     }
 }
 
-/// The point with this id: every column.
+/// The statements of the hot paths, rendered once for the repository's
+/// database: between executions only their values change.
 ///
-/// Every GET, PATCH, DELETE with `If-Match` and rotation runs it, and only the
-/// id changes, so [`SeaOrmIntegrationPointRepository`] renders its text once:
-/// rendering its eighteen quoted columns through the query builder, and the
-/// allocations that takes, was about a tenth of a GET's CPU time (see
-/// BENCHMARKS.md).
+/// Rendering a statement through the query builder (eighteen quoted columns,
+/// and the allocations that takes) was about a tenth of a GET's CPU time
+/// (see BENCHMARKS.md); every GET, PATCH, DELETE with `If-Match`, rotation
+/// and creation runs one of these.
+#[derive(Debug)]
+struct Statements {
+    backend: DbBackend,
+    /// [`find_by_id`]: the id.
+    find: String,
+    /// [`insert`]: every column.
+    insert: String,
+    /// [`update`]: every column, then the id, the expected version and the
+    /// creation time.
+    update: String,
+}
+
+impl Statements {
+    fn render(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            find: find_by_id(Uuid::nil()).build(backend).sql,
+            insert: insert(blank_row()).build(backend).sql,
+            update: update(blank_row(), Uuid::nil(), 0, 0).build(backend).sql,
+        }
+    }
+
+    fn find(&self, id: Uuid) -> Statement {
+        Statement::from_sql_and_values(self.backend, &self.find, [id.into()])
+    }
+
+    fn insert(&self, point: &IntegrationPoint) -> Statement {
+        Statement::from_sql_and_values(self.backend, &self.insert, row_values(point))
+    }
+
+    fn update(&self, point: &IntegrationPoint, expected: Version) -> Statement {
+        let mut values = row_values(point);
+        values.extend([
+            point.id().as_uuid().into(),
+            expected.get().into(),
+            point.created_at().as_millis().into(),
+        ]);
+        Statement::from_sql_and_values(self.backend, &self.update, values)
+    }
+}
+
+/// The point with this id: every column.
 ///
 /// No `LIMIT 1` (which `one()` would add): the primary key matches one row at
 /// most, and SQLite (3.51, as bundled) plans a `LIMIT ?` with the value bound
@@ -92,10 +134,56 @@ fn find_by_id(id: Uuid) -> Select<Entity> {
     Entity::find_by_id(id)
 }
 
-/// [`find_by_id`] from its rendered text: the values in the order of the
-/// text's placeholders.
-fn bind_find_by_id(backend: DbBackend, sql: &str, id: Uuid) -> Statement {
-    Statement::from_sql_and_values(backend, sql, [id.into()])
+/// A new row with every column.
+fn insert(row: entity::ActiveModel) -> Insert<entity::ActiveModel> {
+    Entity::insert(row)
+}
+
+/// Every column of the row with this id, if it is still at `version` and was
+/// created at `ct`.
+///
+/// One statement, so the check and the write are one atomic step. The
+/// creation time tells two lives of one id apart: a point deleted and created
+/// again restarts at version 1.
+fn update(row: entity::ActiveModel, id: Uuid, version: i64, ct: i64) -> UpdateMany<Entity> {
+    Entity::update_many()
+        .set(row)
+        .filter(Column::Id.eq(id))
+        .filter(Column::Version.eq(version))
+        .filter(Column::Ct.eq(ct))
+}
+
+/// A row with every column set, to render statements from.
+fn blank_row() -> entity::ActiveModel {
+    entity::ActiveModel::from(entity::Model {
+        id: Uuid::nil(),
+        code: String::new(),
+        r#type: String::new(),
+        token_local: String::new(),
+        token_remote: String::new(),
+        token_remote2: String::new(),
+        url: String::new(),
+        recv_svcscriptcode: String::new(),
+        recv_svcscriptcode_ws: String::new(),
+        send_svcscriptcode: String::new(),
+        send_svcscriptcode_ws: String::new(),
+        opts_title: String::new(),
+        opts_comment: String::new(),
+        opts_allow_files_api: false,
+        opts_issync: false,
+        ct: 0,
+        lwt: 0,
+        version: 0,
+    })
+    .reset_all()
+}
+
+/// The point's columns, in the table's column order.
+fn row_values(point: &IntegrationPoint) -> Vec<Value> {
+    let mut row = entity::ActiveModel::from(point);
+    Column::iter()
+        .filter_map(|column| row.take(column).into_value())
+        .collect()
 }
 
 /// A lookup key's kind, for traces: the key itself may be a token.
@@ -111,8 +199,9 @@ fn key_kind(key: &LookupKey) -> &'static str {
 impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
     #[tracing::instrument(skip_all, fields(id = %point.id()))]
     async fn insert(&self, point: &IntegrationPoint) -> Result<(), WriteError> {
-        Entity::insert(entity::ActiveModel::from(point))
-            .exec_without_returning(&self.pool.writes())
+        self.pool
+            .writes()
+            .execute_raw(self.statements.insert(point))
             .await
             .map(drop)
             .map_err(|e| write_error("insert integration point", &e))
@@ -120,9 +209,8 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
 
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn find(&self, id: PointId) -> Result<Option<IntegrationPoint>, StoreError> {
-        let statement = bind_find_by_id(self.pool.backend(), &self.find_sql, id.as_uuid());
         Entity::find()
-            .from_raw_sql(statement)
+            .from_raw_sql(self.statements.find(id.as_uuid()))
             .one(&self.pool.reads())
             .await
             .map_err(|e| store_error("find integration point", &e))?
@@ -153,18 +241,13 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         point: &IntegrationPoint,
         expected: Version,
     ) -> Result<WriteOutcome, WriteError> {
-        // One statement, so the check and the write are one atomic step. The
-        // creation time tells two lives of one id apart: a point deleted and
-        // created again restarts at version 1.
-        let result = Entity::update_many()
-            .set(entity::ActiveModel::from(point))
-            .filter(Column::Id.eq(point.id().as_uuid()))
-            .filter(Column::Version.eq(expected.get()))
-            .filter(Column::Ct.eq(point.created_at().as_millis()))
-            .exec(&self.pool.writes())
+        let result = self
+            .pool
+            .writes()
+            .execute_raw(self.statements.update(point, expected))
             .await
             .map_err(|e| write_error("update integration point", &e))?;
-        Ok(outcome(result.rows_affected))
+        Ok(outcome(result.rows_affected()))
     }
 
     #[tracing::instrument(skip_all, fields(id = %id, expected = expected.map(Version::get)))]
@@ -231,19 +314,34 @@ fn outcome(rows_affected: u64) -> WriteOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persistence::mapper::sample_row;
 
     #[test]
-    fn a_rendered_find_binds_to_the_statement_the_query_builder_makes() {
-        let id = Uuid::from_u128(0x0193_a0b4_7c1e_7a3b_9c1d_5e6f_7a8b_9c0d);
+    fn rendered_statements_bind_to_what_the_query_builder_makes() {
+        let point = IntegrationPoint::try_from(sample_row()).expect("a valid row");
+        let expected = Version::new(2).expect("a version");
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             // Arrange
-            let rendered = find_by_id(Uuid::nil()).build(backend).sql;
+            let statements = Statements::render(backend);
+            let row = || entity::ActiveModel::from(&point);
+            let (id, ct) = (point.id().as_uuid(), point.created_at().as_millis());
 
-            // Act
-            let bound = bind_find_by_id(backend, &rendered, id);
-
-            // Assert
-            assert_eq!(bound, find_by_id(id).build(backend), "{backend:?}");
+            // Act & Assert
+            assert_eq!(
+                statements.find(id),
+                find_by_id(id).build(backend),
+                "{backend:?}"
+            );
+            assert_eq!(
+                statements.insert(&point),
+                insert(row()).build(backend),
+                "{backend:?}"
+            );
+            assert_eq!(
+                statements.update(&point, expected),
+                update(row(), id, expected.get(), ct).build(backend),
+                "{backend:?}"
+            );
         }
     }
 }
