@@ -172,38 +172,68 @@ capture() {
 }
 
 # run_wrk WORKLOAD LABEL: warm-up, then the measured run; prints the RESULT line.
+# CPU accounting, in clock ticks: the whole machine's busy time (user, nice,
+# system, irq, softirq; not idle, I/O wait or time stolen by the hypervisor)
+# and one process's user and system time.
+HZ=$(getconf CLK_TCK)
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# per_request TICKS COUNT: microseconds of CPU per request.
+per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
+# client_per_request TIME_FILE COUNT: the user and system seconds /usr/bin/time wrote, per request, in µs.
+client_per_request() { awk -v n="$2" '{ printf "%.0f", (n > 0 ? ($1 + $2) * 1e6 / n : 0) }' "$1"; }
+
+# run_wrk WORKLOAD LABEL: wrk's RESULT line of the measured run, with the CPU
+# per request of the machine, the service and wrk appended.
 run_wrk() {
     local workload=$1 label=$2
+    local out=$OUT/wrk-$label-$workload.txt timing=$OUT/time-wrk-$label-$workload.txt
+    local busy service
     (
         cd "$BENCH/lua"
         BENCH_RUN_ID="$STAMP-$label-warmup" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" \
             -s "$workload.lua" "$BASE_URL" >"$OUT/wrk-$label-$workload-warmup.txt"
-        BENCH_RUN_ID="$STAMP-$label" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
-            -s "$workload.lua" "$BASE_URL" >"$OUT/wrk-$label-$workload.txt"
     )
-    grep '^RESULT' "$OUT/wrk-$label-$workload.txt"
+    busy=$(busy_ticks) service=$(process_ticks "$SERVICE_PID")
+    (
+        cd "$BENCH/lua"
+        BENCH_RUN_ID="$STAMP-$label" /usr/bin/time -f '%U %S' -o "$timing" \
+            wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+            -s "$workload.lua" "$BASE_URL" >"$out"
+    )
+    busy=$(( $(busy_ticks) - busy )) service=$(( $(process_ticks "$SERVICE_PID") - service ))
+    local requests
+    requests=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$out")
+    echo "$(grep '^RESULT' "$out") cpu_total_us=$(per_request "$busy" "$requests")" \
+        "cpu_service_us=$(per_request "$service" "$requests")" \
+        "cpu_client_us=$(client_per_request "$timing" "$requests")"
 }
 
-# run_pgbench WORKLOAD DB ROWS LABEL: the same SQL at the same concurrency;
-# prints "tps p50_us p99_us".
 run_pgbench() {
     local workload=$1 db=$2 rows=$3 label=$4
     local script=$BENCH/pgbench/$workload.sql
     local common=(-n -M prepared -c "$CONNECTIONS" -j "$THREADS" -f "$script"
         -D rows="$rows" -D run="$STAMP-$label")
     pgbench "${common[@]}" -D phase=warmup -T "$WARMUP" "$db" >"$OUT/pgbench-$label-$workload-warmup.txt" 2>&1
-    local prefix=$OUT/pgbench-$label-$workload-log
-    (cd "$OUT" && pgbench "${common[@]}" -D phase=measured -T "$DURATION" -l --log-prefix="$prefix" "$db") \
-        >"$OUT/pgbench-$label-$workload.txt" 2>&1
-    local tps
-    tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' "$OUT/pgbench-$label-$workload.txt")
+    local prefix=$OUT/pgbench-$label-$workload-log out=$OUT/pgbench-$label-$workload.txt
+    local timing=$OUT/time-pgbench-$label-$workload.txt busy
+    busy=$(busy_ticks)
+    (cd "$OUT" && /usr/bin/time -f '%U %S' -o "$timing" \
+        pgbench "${common[@]}" -D phase=measured -T "$DURATION" -l --log-prefix="$prefix" "$db") \
+        >"$out" 2>&1
+    busy=$(( $(busy_ticks) - busy ))
+    local tps transactions
+    tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' "$out")
+    transactions=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$out")
     # Column 3 of pgbench's transaction log is the latency in microseconds.
-    cat "$prefix".* | awk '{print $3}' | sort -n | awk -v tps="$tps" '
+    cat "$prefix".* | awk '{print $3}' | sort -n | awk -v tps="$tps" \
+        -v total="$(per_request "$busy" "$transactions")" \
+        -v client="$(client_per_request "$timing" "$transactions")" '
         { v[NR] = $1 }
         END {
             p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]
             p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
-            printf "%s %d %d\n", tps, p50, p99
+            printf "%s %d %d %d %d\n", tps, p50, p99, total, client
         }'
     rm -f "$prefix".*
 }
@@ -219,14 +249,18 @@ measure() {
     for workload in "$@"; do
         log "$label: $workload"
         result=$(run_wrk "$workload" "$label")
-        ceiling="- - -"
+        ceiling="- - - - -"
         if [ "$db" != - ]; then
             ceiling=$(run_pgbench "$workload" "$db" "$rows" "$label")
         fi
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$label" "$rows" "$workload" \
+        # shellcheck disable=SC2086 # $ceiling is five fields
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+            "$backend" "$label" "$rows" "$workload" \
             "$(field rps "$result")" "$(field p50_us "$result")" "$(field p99_us "$result")" \
             "$(( $(field status_errors "$result") + $(field socket_errors "$result") ))" \
-            $ceiling >>"$RESULTS"
+            $ceiling \
+            "$(field cpu_total_us "$result")" "$(field cpu_service_us "$result")" \
+            "$(field cpu_client_us "$result")" >>"$RESULTS"
     done
 }
 
@@ -263,6 +297,17 @@ report() {
     awk -F'\t' '$2 == "pg" {
         printf "| %s | %.0f | %.2f | %.2f | %d | %.0f | %.2f | %.2f | %.2f |\n",
             $4, $5, $6 / 1000, $7 / 1000, $8, $9, $10 / 1000, $11 / 1000, $5 / $9 }' "$RESULTS"
+    echo
+    echo "## CPU time per request, PostgreSQL, $ROWS rows"
+    echo
+    echo "Microseconds of CPU per request (per transaction for pgbench): the whole machine's busy time, then the"
+    echo "service's and the load generator's own; the rest is PostgreSQL and the kernel's work for all of them."
+    echo
+    echo "| workload | machine | service | wrk | rest | pgbench run: machine | pgbench | rest |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    awk -F'\t' '$2 == "pg" {
+        printf "| %s | %d | %d | %d | %d | %d | %d | %d |\n",
+            $4, $14, $15, $16, $14 - $15 - $16, $12, $13, $12 - $13 }' "$RESULTS"
     if grep -q $'\tsqlite\t' "$RESULTS"; then
         echo
         echo "## SQLite, $ROWS rows"
