@@ -19,7 +19,8 @@
 #   BENCH_PORT=18080             where the service listens (127.0.0.1 only)
 #   BENCH_PG_SSLMODE=disable     sslmode of both the service and pgbench (TCP to 127.0.0.1 either way)
 #   BENCH_API_KEY                sent as `Authorization: Bearer …` when the service needs a key
-#   Any APP__… variable reaches the service (e.g. APP__DATABASE__MAX_CONNECTIONS=8).
+#   Any APP__… variable reaches the service (e.g. APP__DATABASE__MAX_CONNECTIONS=8), as does
+#   TOKIO_WORKER_THREADS (the runtime's worker threads; one per core by default).
 #
 # Needs: cargo, PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth), psql,
 # pgbench, python3, curl; installs wrk with apt-get when missing. Honours
@@ -285,7 +286,7 @@ report() {
     echo "- PostgreSQL $("${PSQL[@]}" -d ip_bench -Atc 'SHOW server_version'), reached over TCP on 127.0.0.1 with sslmode=$SSLMODE by both the service and pgbench: synchronous_commit=$(setting synchronous_commit), shared_buffers=$(setting shared_buffers), max_connections=$(setting max_connections), fsync=$(setting fsync)"
     local overrides
     # Values of settings that may hold a secret are not printed.
-    overrides=$(env | grep -E '^APP__' | sort \
+    overrides=$(env | grep -E '^(APP__|TOKIO_WORKER_THREADS=)' | sort \
         | sed -E 's/^([^=]*(AUTH|KEY|SECRET|PASSWORD|TOKEN)[^=]*)=.*/\1=<redacted>/' | tr '\n' ' ' || true)
     echo "- service: pool size (database.max_connections) $pool, log level $(sed -nE 's/^level = "(.*)"/\1/p' <<<"$service_config"), settings from the environment: ${overrides:-none}"
     echo "- peak RSS of the service (VmHWM): PostgreSQL run ${pg_rss:-?} KiB, SQLite run ${sqlite_rss:-?} KiB"

@@ -4,7 +4,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::process::{ScratchDir, run};
+use crate::process::{ScratchDir, ServiceProcess, run};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -123,4 +123,39 @@ fn migrate_applies_lists_and_reverts_migrations_on_a_sqlite_file() {
     assert_eq!(status_lines(), ["applied", "applied"]);
     assert_success("migrate down", &run(&["migrate", "down"], &env));
     assert_eq!(status_lines(), ["applied", "pending"]);
+}
+
+/// The threads of a process whose name is `name` (Linux truncates names to
+/// 15 bytes).
+fn threads_named(pid: u32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the process's threads are listed")
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_as_many_worker_threads_as_configured() {
+    for workers in [1, 3] {
+        // Arrange
+        let scratch = ScratchDir::new();
+        let url = scratch.sqlite_url();
+        let count = workers.to_string();
+
+        // Act
+        let service = ServiceProcess::start(&[
+            ("APP__DATABASE__URL", &url),
+            ("APP__SERVER__WORKER_THREADS", &count),
+        ])
+        .await;
+
+        // Assert
+        assert_eq!(
+            threads_named(service.pid(), "tokio-rt-worker"),
+            workers,
+            "APP__SERVER__WORKER_THREADS={workers}"
+        );
+    }
 }

@@ -121,6 +121,11 @@ impl ServiceProcess {
         process
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Every line written to stdout so far.
     pub fn lines(&self) -> Vec<String> {
         self.lines

@@ -105,13 +105,24 @@ pub enum MigrateAction {
     Status,
 }
 
-/// Runs the command the command line names.
+/// Runs the command the command line names, on an async runtime sized by
+/// the settings.
 ///
 /// # Errors
 /// Whatever the command fails with, with context for the operator.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if settings.server.worker_threads > 0 {
+        runtime.worker_threads(settings.server.worker_threads);
+    }
+    let runtime = runtime.build().context("cannot start the async runtime")?;
+    runtime.block_on(execute(cli.command.unwrap_or(Command::Serve), settings))
+}
+
+async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
         Command::Serve => serve(settings).await,
         Command::Migrate { action } => migrate(&settings, action).await,
         Command::Openapi => {

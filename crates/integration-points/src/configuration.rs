@@ -46,6 +46,8 @@ pub struct ServerSettings {
     pub header_read_timeout_ms: u64,
     /// How long a request may take, body and database included.
     pub request_timeout_ms: u64,
+    /// Threads of the async runtime; 0 for one per core.
+    pub worker_threads: usize,
 }
 
 /// The database.
@@ -193,6 +195,10 @@ impl Settings {
             api::ApiConfig::MAX_QUERY_LIMIT
         );
         anyhow::ensure!(
+            self.server.worker_threads <= 1024,
+            "server.worker_threads must be at most 1024 (0 for one per core)"
+        );
+        anyhow::ensure!(
             self.server.header_read_timeout_ms >= 1 && self.server.request_timeout_ms >= 1,
             "server.header_read_timeout_ms and server.request_timeout_ms must be at least 1"
         );
@@ -269,6 +275,20 @@ mod tests {
         assert!(settings.database.auto_migrate);
         assert_eq!(settings.list.max_limit, 1000);
         assert_eq!(settings.http.body_limit, 64 * 1024);
+    }
+
+    #[test]
+    fn worker_threads_default_to_one_per_core_and_are_bounded() {
+        let default = Settings::load_from(None, None, env(&[])).expect("defaults load");
+        let one = Settings::load_from(None, None, env(&[("APP__SERVER__WORKER_THREADS", "1")]))
+            .expect("loads");
+        let absurd =
+            Settings::load_from(None, None, env(&[("APP__SERVER__WORKER_THREADS", "5000")]));
+
+        assert_eq!(default.server.worker_threads, 0, "0 = one per core");
+        assert_eq!(one.server.worker_threads, 1);
+        let error = absurd.expect_err("too many").to_string();
+        assert!(error.contains("server.worker_threads"), "{error}");
     }
 
     #[test]

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use integration_points::cli::{self, Cli};
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match cli::run(Cli::parse()).await {
+fn main() -> ExitCode {
+    match cli::run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // Logging may not be set up yet (bad configuration), so stderr it is.
