@@ -157,7 +157,13 @@ impl<T> HeadDeadline<T> {
     /// the clock for the next head, and while the clock runs every byte
     /// written puts the deadline off (a big response to a slow reader is not
     /// the reader's head being late).
-    fn observe_write(&mut self, first: &[u8], offered: usize, result: &Poll<io::Result<usize>>) {
+    fn observe_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        first: &[u8],
+        offered: usize,
+        result: &Poll<io::Result<usize>>,
+    ) {
         match result {
             Poll::Ready(Ok(written)) if *written > 0 => {
                 self.write_blocked = *written < offered;
@@ -171,6 +177,10 @@ impl<T> HeadDeadline<T> {
                 if matches!(self.phase, Phase::Head { .. }) {
                     let deadline = Instant::now() + self.timeout;
                     self.deadline.as_mut().reset(deadline);
+                    // hyper need not read again after a response until the
+                    // socket wakes it, and an idle client never does: the
+                    // deadline has to wake the connection by itself.
+                    let _ = self.deadline.as_mut().poll(cx);
                 }
             }
             Poll::Pending => self.write_blocked = true,
@@ -237,7 +247,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
-        this.observe_write(buf, buf.len(), &result);
+        this.observe_write(cx, buf, buf.len(), &result);
         match result {
             // A client that stops reading between requests is as late as one
             // that stops writing.
@@ -258,7 +268,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<T> {
             .find(|b| !b.is_empty())
             .map_or(&[][..], |b| &b[..]);
         let offered = bufs.iter().map(|b| b.len()).sum();
-        this.observe_write(first, offered, &result);
+        this.observe_write(cx, first, offered, &result);
         match result {
             Poll::Pending if this.head_is_late(cx) => Poll::Ready(Err(Self::late())),
             other => other,
@@ -425,6 +435,43 @@ mod tests {
             .expect("written");
 
         // Assert: a keep-alive connection left idle is closed.
+        assert!(is_late(next_read(&mut server).await));
+    }
+
+    /// A waker that records whether it was woken.
+    struct Flag(std::sync::atomic::AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_response_the_deadline_wakes_the_connection_even_if_it_is_not_read() {
+        // Arrange: a request read whole; the server writes its response and,
+        // as hyper may, does not poll for the next head.
+        let (mut server, mut client) = connection();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("written");
+        let head = next_read(&mut server).await;
+        assert!(matches!(head, Some(Ok(_))), "{head:?}");
+        let flag = Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+        let waker = std::task::Waker::from(Arc::clone(&flag));
+        let mut cx = Context::from_waker(&waker);
+
+        // Act
+        let written = Pin::new(&mut server).poll_write(&mut cx, b"HTTP/1.1 200 OK\r\n\r\n");
+        tokio::time::sleep(WELL_PAST).await;
+
+        // Assert: woken, and the next read finds the head late.
+        assert!(matches!(written, Poll::Ready(Ok(_))), "{written:?}");
+        assert!(
+            flag.0.load(std::sync::atomic::Ordering::SeqCst),
+            "the deadline woke the connection"
+        );
         assert!(is_late(next_read(&mut server).await));
     }
 
