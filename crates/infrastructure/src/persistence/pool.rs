@@ -12,7 +12,10 @@
 //!   reported is closed, never handed out again;
 //! - a connection idle for [`IDLE_BEFORE_PING`] or more, long enough for the
 //!   database or the network to have dropped it unseen, is pinged before it
-//!   is handed out again, and replaced if the ping fails;
+//!   is handed out again, and replaced if the ping fails; so is every idle
+//!   connection once one of its pool's connections was lost (a restarted or
+//!   failed-over database drops them all at once), and a read that found its
+//!   connection lost runs once more on another;
 //! - every statement has a deadline, so a network that silently drops
 //!   packets costs a request that deadline, not the many minutes TCP takes to
 //!   give up.
@@ -24,7 +27,8 @@
 //! hundred times their median.
 
 use std::io;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, Object, PoolError, QueueMode, RecycleError, RecycleResult};
 use domain::health::PoolStatus;
@@ -59,6 +63,37 @@ pub(crate) struct Manager<DB: SqlxDatabase> {
     /// An in-memory SQLite database lives as long as its one connection, so
     /// that connection is kept whatever happens to it.
     keep_forever: bool,
+    /// When a connection of this pool was last lost (nanoseconds after
+    /// `epoch`; 0 for never): idle connections last used before then are
+    /// suspect, and pinged before reuse however briefly they idled.
+    lost_at: AtomicU64,
+    epoch: Instant,
+}
+
+impl<DB: SqlxDatabase> Manager<DB> {
+    fn new(options: <DB::Connection as Connection>::Options, keep_forever: bool) -> Self {
+        Self {
+            options,
+            keep_forever,
+            lost_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Records that a connection failed on its way to or from the database.
+    fn connection_lost(&self) {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.lost_at.store(now.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether a connection last handed out at `used` may have been lost
+    /// with another since.
+    fn suspect(&self, used: Instant) -> bool {
+        match self.lost_at.load(Ordering::Relaxed) {
+            0 => false,
+            lost => used.saturating_duration_since(self.epoch) <= Duration::from_nanos(lost),
+        }
+    }
 }
 
 impl<DB: SqlxDatabase> managed::Manager for Manager<DB> {
@@ -80,7 +115,8 @@ impl<DB: SqlxDatabase> managed::Manager for Manager<DB> {
         if metrics.age() >= MAX_LIFETIME {
             return Err(RecycleError::message("the connection reached its lifetime"));
         }
-        if metrics.last_used() >= IDLE_BEFORE_PING {
+        let used = metrics.recycled.unwrap_or(metrics.created);
+        if metrics.last_used() >= IDLE_BEFORE_PING || self.suspect(used) {
             connection.ping().await?;
         }
         Ok(())
@@ -97,6 +133,8 @@ type Pool<DB> = managed::Pool<Manager<DB>, Checkout<DB>>;
 pub(crate) struct Checkout<DB: SqlxDatabase> {
     connection: Option<Object<Manager<DB>>>,
     in_statement: bool,
+    /// The statement failed on the way to or from the database.
+    lost: bool,
 }
 
 impl<DB: SqlxDatabase> From<Object<Manager<DB>>> for Checkout<DB> {
@@ -104,6 +142,7 @@ impl<DB: SqlxDatabase> From<Object<Manager<DB>>> for Checkout<DB> {
         Self {
             connection: Some(connection),
             in_statement: false,
+            lost: false,
         }
     }
 }
@@ -116,8 +155,14 @@ impl<DB: SqlxDatabase> Drop for Checkout<DB> {
         let Some(connection) = self.connection.take() else {
             return;
         };
-        let keep = Object::pool(&connection).is_some_and(|pool| pool.manager().keep_forever);
-        if !keep {
+        let pool = Object::pool(&connection);
+        let manager = pool.as_ref().map(managed::Pool::manager);
+        if self.lost
+            && let Some(manager) = manager
+        {
+            manager.connection_lost();
+        }
+        if !manager.is_some_and(|manager| manager.keep_forever) {
             // Out of the pool and dropped: the socket closes, and the pool
             // opens a fresh connection when it next needs one.
             drop(Object::take(connection));
@@ -135,20 +180,20 @@ where
 {
     async fn fetch_all(
         &mut self,
-        statement: Statement,
+        statement: &Statement,
         deadline: Duration,
     ) -> Result<Vec<QueryResult>, sqlx::Error> {
-        let query = prepare::<DB>(statement);
+        let query = prepare::<DB>(statement.clone());
         let rows = self.run(deadline, |c| query.fetch_all(c)).await?;
         Ok(rows.into_iter().map(QueryResult::from).collect())
     }
 
     async fn fetch_optional(
         &mut self,
-        statement: Statement,
+        statement: &Statement,
         deadline: Duration,
     ) -> Result<Option<QueryResult>, sqlx::Error> {
-        let query = prepare::<DB>(statement);
+        let query = prepare::<DB>(statement.clone());
         let row = self.run(deadline, |c| query.fetch_optional(c)).await?;
         Ok(row.map(QueryResult::from))
     }
@@ -197,18 +242,40 @@ where
                 self.in_statement = false;
                 Ok(value)
             }
-            // The database answered with an error: the exchange ended as the
-            // protocol expects, and the connection can carry on.
-            Ok(Err(error @ sqlx::Error::Database(_))) => {
-                self.in_statement = false;
+            Ok(Err(error)) => {
+                // An error the database answered with ends the exchange where
+                // the protocol expects, and the connection can carry on,
+                // unless the error says the database ended the session.
+                self.lost = is_lost_connection(&error);
+                self.in_statement = self.lost || !matches!(error, sqlx::Error::Database(_));
                 Err(error)
             }
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(sqlx::Error::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("the database did not answer within {deadline:?}"),
-            ))),
+            Err(_) => {
+                // Silence from the database: the network may have dropped
+                // every connection of the pool.
+                self.lost = true;
+                Err(sqlx::Error::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the database did not answer within {deadline:?}"),
+                )))
+            }
         }
+    }
+}
+
+/// Whether a statement failed because its connection is gone (broken on the
+/// way to or from the database, or its session ended by the server), not
+/// because the database refused the statement or took too long.
+fn is_lost_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(error) => error.kind() != io::ErrorKind::TimedOut,
+        sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: class 08 is a connection exception, 57P01..03 a server
+        // shutting down, restarting or crashed, which ends every session.
+        sqlx::Error::Database(error) => error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
     }
 }
 
@@ -276,10 +343,7 @@ fn build<DB: SqlxDatabase>(
     max_size: usize,
     keep_forever: bool,
 ) -> Pool<DB> {
-    let manager = Manager {
-        options,
-        keep_forever,
-    };
+    let manager = Manager::new(options, keep_forever);
     managed::Pool::builder(manager)
         .max_size(max_size)
         // The most recently returned connection first: under light load a
@@ -493,14 +557,30 @@ impl ConnectionTrait for Route<'_> {
         on_connection!(self, execute_unprepared(sql, deadline)).map_err(exec_error)
     }
 
+    // Reads change nothing, so one that found its connection lost runs once
+    // more, on a connection the pool has checked. Writes do not: whether the
+    // database applied one whose answer was lost is unknown.
+
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         let deadline = self.deadlines.statement;
-        on_connection!(self, fetch_optional(statement, deadline)).map_err(query_error)
+        match on_connection!(self, fetch_optional(&statement, deadline)) {
+            Err(error) if is_lost_connection(&error) => {
+                on_connection!(self, fetch_optional(&statement, deadline))
+            }
+            result => result,
+        }
+        .map_err(query_error)
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let deadline = self.deadlines.statement;
-        on_connection!(self, fetch_all(statement, deadline)).map_err(query_error)
+        match on_connection!(self, fetch_all(&statement, deadline)) {
+            Err(error) if is_lost_connection(&error) => {
+                on_connection!(self, fetch_all(&statement, deadline))
+            }
+            result => result,
+        }
+        .map_err(query_error)
     }
 }
 

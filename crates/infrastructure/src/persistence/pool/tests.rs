@@ -122,7 +122,7 @@ async fn every_connection_of_a_sqlite_file_gets_the_settings_the_repository_reli
         // Act
         let mut read = async |text: &str, column: &str| -> i64 {
             connection
-                .fetch_optional(sql(DbBackend::Sqlite, text), Duration::from_secs(10))
+                .fetch_optional(&sql(DbBackend::Sqlite, text), Duration::from_secs(10))
                 .await
                 .expect("query")
                 .expect("one row")
@@ -136,7 +136,7 @@ async fn every_connection_of_a_sqlite_file_gets_the_settings_the_repository_reli
         let cache_size = read("PRAGMA cache_size", "cache_size").await;
         let journal_mode = connection
             .fetch_optional(
-                sql(DbBackend::Sqlite, "PRAGMA journal_mode"),
+                &sql(DbBackend::Sqlite, "PRAGMA journal_mode"),
                 Duration::from_secs(10),
             )
             .await
@@ -409,5 +409,55 @@ async fn the_status_counts_requests_waiting_for_a_connection() {
     drop(held);
     assert_eq!(waiter.await.expect("the waiter"), 1);
     assert_eq!(pool.status().waiting(), 0);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_a_database_that_dropped_every_connection() {
+    // Arrange: both connections of the pool killed by the server while idle
+    // for less than the ping threshold, as a restart or a failover does.
+    let Some(db) = connect_postgres(2, Duration::from_secs(10)).await else {
+        return;
+    };
+    let pool = db.pool();
+    let super::Pools::Postgres(connections) = &pool.pools else {
+        panic!("a PostgreSQL pool");
+    };
+    let mut held = Vec::new();
+    let mut victims = Vec::new();
+    for _ in 0..2 {
+        let mut checkout = pool
+            .reads()
+            .checkout(connections)
+            .await
+            .expect("a connection");
+        let pid: i32 = checkout
+            .fetch_optional(
+                &sql(DbBackend::Postgres, "SELECT pg_backend_pid() AS pid"),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("query")
+            .expect("one row")
+            .try_get("", "pid")
+            .expect("pid");
+        victims.push(i64::from(pid));
+        held.push(checkout);
+    }
+    drop(held);
+    for victim in &victims {
+        db.connection()
+            .execute_unprepared(&format!("SELECT pg_terminate_backend({victim})"))
+            .await
+            .expect("terminate");
+    }
+
+    // Act: at once, well within the ping threshold.
+    let first = backend_pid(pool).await;
+    let second = backend_pid(pool).await;
+
+    // Assert: both answered, by fresh connections.
+    assert!(!victims.contains(&first), "{first} in {victims:?}");
+    assert!(!victims.contains(&second), "{second} in {victims:?}");
     db.close().await;
 }
