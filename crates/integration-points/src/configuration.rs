@@ -62,7 +62,7 @@ pub struct DatabaseSettings {
     pub schema: String,
     /// Largest pool size.
     pub max_connections: u32,
-    /// Connections kept open when idle.
+    /// Connections opened at start-up.
     pub min_connections: u32,
     /// Bound on opening one connection.
     pub connect_timeout_ms: u64,

@@ -44,10 +44,15 @@ pub struct DatabaseSettings {
     /// (`sqlite://data/points.db?mode=rwc` creates the file, `sqlite::memory:`
     /// keeps the database in memory).
     pub url: String,
-    /// The most connections the pool opens (at least 1). An in-memory SQLite
-    /// database always uses exactly one.
+    /// The most connections the repository's pool opens (at least 1); on a
+    /// SQLite file that many readers, plus one writer. An in-memory SQLite
+    /// database always uses exactly one. Migrations and readiness checks open
+    /// at most two more of their own.
     pub max_connections: u32,
-    /// The connections the pool keeps open even when idle (at most `max_connections`).
+    /// The connections [`connect`] opens at once (at least one, which proves
+    /// the database reachable; at most `max_connections`). The pool closes
+    /// no connection for being idle, only ones that failed or reached their
+    /// lifetime.
     pub min_connections: u32,
     /// The longest [`connect`] may take as a whole: opening the first connection
     /// and preparing the schema.

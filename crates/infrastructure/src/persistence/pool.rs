@@ -305,6 +305,21 @@ macro_rules! on_connection {
     };
 }
 
+/// [`on_connection!`] for a read. Reads change nothing, so one that found its
+/// connection lost runs once more, on a connection the pool has checked.
+/// Writes do not: whether the database applied one whose answer was lost is
+/// unknown.
+macro_rules! read_on_connection {
+    ($route:expr, $method:ident($($arg:expr),*)) => {
+        match on_connection!($route, $method($($arg),*)) {
+            Err(error) if is_lost_connection(&error) => {
+                on_connection!($route, $method($($arg),*))
+            }
+            result => result,
+        }
+    };
+}
+
 /// How long waiting for connections and statements may take.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadlines {
@@ -562,30 +577,14 @@ impl ConnectionTrait for Route<'_> {
         on_connection!(self, execute_unprepared(sql, deadline)).map_err(exec_error)
     }
 
-    // Reads change nothing, so one that found its connection lost runs once
-    // more, on a connection the pool has checked. Writes do not: whether the
-    // database applied one whose answer was lost is unknown.
-
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         let deadline = self.deadlines.statement;
-        match on_connection!(self, fetch_optional(&statement, deadline)) {
-            Err(error) if is_lost_connection(&error) => {
-                on_connection!(self, fetch_optional(&statement, deadline))
-            }
-            result => result,
-        }
-        .map_err(query_error)
+        read_on_connection!(self, fetch_optional(&statement, deadline)).map_err(query_error)
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let deadline = self.deadlines.statement;
-        match on_connection!(self, fetch_all(&statement, deadline)) {
-            Err(error) if is_lost_connection(&error) => {
-                on_connection!(self, fetch_all(&statement, deadline))
-            }
-            result => result,
-        }
-        .map_err(query_error)
+        read_on_connection!(self, fetch_all(&statement, deadline)).map_err(query_error)
     }
 }
 
