@@ -9,9 +9,9 @@ use domain::integration_point::{
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Insert,
-    Iterable as _, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Statement, UpdateMany,
-    Value,
+    ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult as _, Insert, Iterable as _, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select, Statement, UpdateMany, Value,
 };
 use uuid::Uuid;
 
@@ -93,6 +93,14 @@ struct Statements {
     /// [`update`]: every column, then the id, the expected version and the
     /// creation time.
     update: String,
+    /// [`lookup`] of a bare key that is not a UUID: the key twice.
+    lookup_any: String,
+    /// [`lookup`] of a bare key that is a UUID: the key twice, then the id.
+    lookup_any_or_id: String,
+    /// [`lookup`] of each single-field key: its value.
+    lookup_id: String,
+    lookup_code: String,
+    lookup_token_local: String,
 }
 
 impl Statements {
@@ -102,6 +110,14 @@ impl Statements {
             find: find_by_id(Uuid::nil()).build(backend).sql,
             insert: insert(blank_row()).build(backend).sql,
             update: update(blank_row(), Uuid::nil(), 0, 0).build(backend).sql,
+            lookup_any: render_lookup(LookupKey::Any(String::new()), backend),
+            lookup_any_or_id: render_lookup(LookupKey::Any(Uuid::nil().to_string()), backend),
+            lookup_id: render_lookup(
+                LookupKey::Id(Some(PointId::from_uuid(Uuid::nil()))),
+                backend,
+            ),
+            lookup_code: render_lookup(LookupKey::Code(String::new()), backend),
+            lookup_token_local: render_lookup(LookupKey::TokenLocal(String::new()), backend),
         }
     }
 
@@ -122,6 +138,29 @@ impl Statements {
         ]);
         Statement::from_sql_and_values(self.backend, &self.update, values)
     }
+
+    /// `None` for a key that names no point whatever the table holds.
+    fn lookup(&self, key: &LookupKey) -> Option<Statement> {
+        let (sql, values): (&str, Vec<Value>) = match key {
+            LookupKey::Any(value) => match PointId::parse(value) {
+                Ok(id) => (
+                    &self.lookup_any_or_id,
+                    vec![value.into(), value.into(), id.as_uuid().into()],
+                ),
+                Err(_) => (&self.lookup_any, vec![value.into(), value.into()]),
+            },
+            LookupKey::Id(None) => return None,
+            LookupKey::Id(Some(id)) => (&self.lookup_id, vec![id.as_uuid().into()]),
+            LookupKey::Code(code) => (&self.lookup_code, vec![code.into()]),
+            LookupKey::TokenLocal(token) => (&self.lookup_token_local, vec![token.into()]),
+        };
+        Some(Statement::from_sql_and_values(self.backend, sql, values))
+    }
+}
+
+/// The SQL of [`lookup`] for keys of `key`'s kind.
+fn render_lookup(key: LookupKey, backend: DbBackend) -> String {
+    lookup(&key).map_or_else(String::new, |select| select.build(backend).sql)
 }
 
 /// The point with this id: every column.
@@ -132,6 +171,36 @@ impl Statements {
 /// the `LIMIT` anew, which every execution of a cached statement does.
 fn find_by_id(id: Uuid) -> Select<Entity> {
     Entity::find_by_id(id)
+}
+
+/// The ids of the points `key` names, in id order; `None` when it names none
+/// whatever the table holds.
+///
+/// Each row matches at most once however many of its columns match, and ids
+/// are unique, so the ids come back distinct without `DISTINCT`.
+fn lookup(key: &LookupKey) -> Option<Select<Entity>> {
+    let condition = match key {
+        LookupKey::Any(value) => {
+            let by_id = PointId::parse(value)
+                .ok()
+                .map(|id| Column::Id.eq(id.as_uuid()));
+            Condition::any()
+                .add(Column::Code.eq(value.as_str()))
+                .add(Column::TokenLocal.eq(value.as_str()))
+                .add_option(by_id)
+        }
+        LookupKey::Id(None) => return None,
+        LookupKey::Id(Some(id)) => Condition::all().add(Column::Id.eq(id.as_uuid())),
+        LookupKey::Code(code) => Condition::all().add(Column::Code.eq(code.as_str())),
+        LookupKey::TokenLocal(token) => Condition::all().add(Column::TokenLocal.eq(token.as_str())),
+    };
+    Some(
+        Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(condition)
+            .order_by_asc(Column::Id),
+    )
 }
 
 /// A new row with every column.
@@ -209,8 +278,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
 
     #[tracing::instrument(skip_all, fields(id = %id))]
     async fn find(&self, id: PointId) -> Result<Option<IntegrationPoint>, StoreError> {
-        Entity::find()
-            .from_raw_sql(self.statements.find(id.as_uuid()))
+        entity::Model::find_by_statement(self.statements.find(id.as_uuid()))
             .one(&self.pool.reads())
             .await
             .map_err(|e| store_error("find integration point", &e))?
@@ -269,35 +337,23 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
 
     #[tracing::instrument(skip_all, fields(key = key_kind(key)))]
     async fn lookup(&self, key: &LookupKey) -> Result<Vec<PointId>, StoreError> {
-        let condition = match key {
-            LookupKey::Any(value) => {
-                let by_id = PointId::parse(value)
-                    .ok()
-                    .map(|id| Column::Id.eq(id.as_uuid()));
-                Condition::any()
-                    .add(Column::Code.eq(value.as_str()))
-                    .add(Column::TokenLocal.eq(value.as_str()))
-                    .add_option(by_id)
-            }
-            LookupKey::Id(None) => return Ok(Vec::new()),
-            LookupKey::Id(Some(id)) => Condition::all().add(Column::Id.eq(id.as_uuid())),
-            LookupKey::Code(code) => Condition::all().add(Column::Code.eq(code.as_str())),
-            LookupKey::TokenLocal(token) => {
-                Condition::all().add(Column::TokenLocal.eq(token.as_str()))
-            }
+        const OPERATION: &str = "look up integration points";
+        let Some(statement) = self.statements.lookup(key) else {
+            return Ok(Vec::new());
         };
-        // Each row matches at most once however many of its columns match, and
-        // ids are unique, so the ids come back distinct without DISTINCT.
-        let ids: Vec<Uuid> = Entity::find()
-            .select_only()
-            .column(Column::Id)
-            .filter(condition)
-            .order_by_asc(Column::Id)
-            .into_tuple()
-            .all(&self.pool.reads())
+        let rows = self
+            .pool
+            .reads()
+            .query_all_raw(statement)
             .await
-            .map_err(|e| store_error("look up integration points", &e))?;
-        Ok(ids.into_iter().map(PointId::from_uuid).collect())
+            .map_err(|e| store_error(OPERATION, &e))?;
+        rows.iter()
+            .map(|row| {
+                row.try_get_by_index::<Uuid>(0)
+                    .map(PointId::from_uuid)
+                    .map_err(|e| store_error(OPERATION, &e))
+            })
+            .collect()
     }
 }
 
@@ -342,6 +398,31 @@ mod tests {
                 update(row(), id, expected.get(), ct).build(backend),
                 "{backend:?}"
             );
+        }
+    }
+
+    #[test]
+    fn rendered_lookups_bind_to_what_the_query_builder_makes() {
+        let id = PointId::from_uuid(Uuid::from_u128(7));
+        let keys = [
+            LookupKey::Any("bot-7".to_owned()),
+            LookupKey::Any(id.to_string()),
+            LookupKey::Id(Some(id)),
+            LookupKey::Id(None),
+            LookupKey::Code("bot-7".to_owned()),
+            LookupKey::TokenLocal("0123456789abcdef".to_owned()),
+        ];
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            // Arrange
+            let statements = Statements::render(backend);
+            for key in &keys {
+                // Act
+                let rendered = statements.lookup(key);
+
+                // Assert
+                let built = lookup(key).map(|select| select.build(backend));
+                assert_eq!(rendered, built, "{backend:?} {key:?}");
+            }
         }
     }
 }
