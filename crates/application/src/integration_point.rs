@@ -113,7 +113,7 @@ where
     I: IdGenerator,
     T: TokenGenerator,
 {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn create(
         &self,
         request: CreatePointRequest,
@@ -154,7 +154,7 @@ where
         }
     }
 
-    #[tracing::instrument(skip_all, fields(%id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(%id))]
     async fn get(&self, id: PointId) -> Result<IntegrationPoint, GetPointError> {
         self.repository
             .find(id)
@@ -162,12 +162,12 @@ where
             .ok_or(GetPointError::NotFound)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn list(&self, query: ListQuery) -> Result<Listing, ListPointsError> {
         Ok(self.repository.list(&query).await?)
     }
 
-    #[tracing::instrument(skip_all, fields(%id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(%id))]
     async fn patch(
         &self,
         id: PointId,
@@ -189,7 +189,7 @@ where
         Err(PatchPointError::Contended)
     }
 
-    #[tracing::instrument(skip_all, fields(%id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(%id))]
     async fn delete(&self, id: PointId, if_match: Option<IfMatch>) -> Result<(), DeletePointError> {
         let Some(IfMatch::OneOf(_)) = &if_match else {
             // Unconditional (or `*`): one statement decides, nothing to compare.
@@ -209,7 +209,7 @@ where
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn lookup(&self, key: LookupKey) -> Result<Vec<PointId>, LookupError> {
         let ids = self.repository.lookup(&key).await?;
         if ids.is_empty() {
@@ -218,7 +218,7 @@ where
         Ok(ids)
     }
 
-    #[tracing::instrument(skip_all, fields(%id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(%id))]
     async fn rotate_token(
         &self,
         id: PointId,

@@ -266,7 +266,7 @@ fn key_kind(key: &LookupKey) -> &'static str {
 }
 
 impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
-    #[tracing::instrument(skip_all, fields(id = %point.id()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %point.id()))]
     async fn insert(&self, point: &IntegrationPoint) -> Result<(), WriteError> {
         self.pool
             .writes()
@@ -276,7 +276,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             .map_err(|e| write_error("insert integration point", &e))
     }
 
-    #[tracing::instrument(skip_all, fields(id = %id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id))]
     async fn find(&self, id: PointId) -> Result<Option<IntegrationPoint>, StoreError> {
         entity::Model::find_by_statement(self.statements.find(id.as_uuid()))
             .one(&self.pool.reads())
@@ -287,6 +287,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
     }
 
     #[tracing::instrument(
+        level = "debug",
         skip_all,
         fields(offset = query.page().offset(), limit = query.page().limit())
     )]
@@ -303,7 +304,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         Ok(Listing { items, total })
     }
 
-    #[tracing::instrument(skip_all, fields(id = %point.id(), expected = expected.get()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %point.id(), expected = expected.get()))]
     async fn update(
         &self,
         point: &IntegrationPoint,
@@ -318,7 +319,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         Ok(outcome(result.rows_affected()))
     }
 
-    #[tracing::instrument(skip_all, fields(id = %id, expected = expected.map(Version::get)))]
+    #[tracing::instrument(level = "debug", skip_all, fields(id = %id, expected = expected.map(Version::get)))]
     async fn delete(
         &self,
         id: PointId,
@@ -335,7 +336,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         Ok(outcome(result.rows_affected))
     }
 
-    #[tracing::instrument(skip_all, fields(key = key_kind(key)))]
+    #[tracing::instrument(level = "debug", skip_all, fields(key = key_kind(key)))]
     async fn lookup(&self, key: &LookupKey) -> Result<Vec<PointId>, StoreError> {
         const OPERATION: &str = "look up integration points";
         let Some(statement) = self.statements.lookup(key) else {
