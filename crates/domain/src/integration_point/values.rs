@@ -424,25 +424,32 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// `2019-08-28T13:34:16.420Z`: UTC, always three fraction digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Every representation prints two, so they are written field by field
-        // rather than through a strftime pattern, which chrono interprets
-        // anew on every call.
+        // Every representation prints two. Digits go into a buffer, which
+        // reaches the formatter in one piece: a JSON serializer escapes each
+        // piece it is given, and a strftime pattern is interpreted anew on
+        // every call.
         let (date, time) = (self.0.date_naive(), self.0.time());
-        if !(0..=9999).contains(&date.year()) {
+        let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
             // Beyond four digits chrono signs the year; keep its form.
             return write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
-        }
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            date.year(),
-            date.month(),
-            date.day(),
-            time.hour(),
-            time.minute(),
-            time.second(),
-            self.0.timestamp_subsec_millis()
-        )
+        };
+        let mut text = *b"0000-00-00T00:00:00.000Z";
+        put_digits(&mut text[0..4], year);
+        put_digits(&mut text[5..7], date.month());
+        put_digits(&mut text[8..10], date.day());
+        put_digits(&mut text[11..13], time.hour());
+        put_digits(&mut text[14..16], time.minute());
+        put_digits(&mut text[17..19], time.second());
+        put_digits(&mut text[20..23], self.0.timestamp_subsec_millis());
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Writes the last `digits.len()` decimal digits of `value`, zero-padded.
+fn put_digits(digits: &mut [u8], mut value: u32) {
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        value /= 10;
     }
 }
 
