@@ -102,7 +102,10 @@ impl<DB: SqlxDatabase> managed::Manager for Manager<DB> {
     type Error = sqlx::Error;
 
     async fn create(&self) -> Result<DB::Connection, sqlx::Error> {
-        self.options.connect().await
+        // Boxed: the PostgreSQL handshake's future is kilobytes, and the
+        // pool's `get` holds this one inline, so unboxed it would be built
+        // and moved with every statement's future though it rarely runs.
+        Box::pin(self.options.connect()).await
     }
 
     async fn recycle(
