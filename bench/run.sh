@@ -178,6 +178,9 @@ capture() {
 # and one process's user and system time.
 HZ=$(getconf CLK_TCK)
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+# The machine's ticks of every kind, and those the hypervisor gave to other guests.
+all_ticks() { awk '/^cpu / {for (i = 2; i <= 9; i++) sum += $i; print sum}' /proc/stat; }
+stolen_ticks() { awk '/^cpu / {print $9}' /proc/stat; }
 process_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # per_request TICKS COUNT: microseconds of CPU per request.
 per_request() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
@@ -189,13 +192,13 @@ client_per_request() { awk -v n="$2" '{ printf "%.0f", (n > 0 ? ($1 + $2) * 1e6 
 run_wrk() {
     local workload=$1 label=$2
     local out=$OUT/wrk-$label-$workload.txt timing=$OUT/time-wrk-$label-$workload.txt
-    local busy service
+    local busy service all stolen
     (
         cd "$BENCH/lua"
         BENCH_RUN_ID="$STAMP-$label-warmup" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" \
             -s "$workload.lua" "$BASE_URL" >"$OUT/wrk-$label-$workload-warmup.txt"
     )
-    busy=$(busy_ticks) service=$(process_ticks "$SERVICE_PID")
+    busy=$(busy_ticks) service=$(process_ticks "$SERVICE_PID") all=$(all_ticks) stolen=$(stolen_ticks)
     (
         cd "$BENCH/lua"
         BENCH_RUN_ID="$STAMP-$label" /usr/bin/time -f '%U %S' -o "$timing" \
@@ -203,11 +206,13 @@ run_wrk() {
             -s "$workload.lua" "$BASE_URL" >"$out"
     )
     busy=$(( $(busy_ticks) - busy )) service=$(( $(process_ticks "$SERVICE_PID") - service ))
+    all=$(( $(all_ticks) - all )) stolen=$(( $(stolen_ticks) - stolen ))
     local requests
     requests=$(sed -nE 's/^ *([0-9]+) requests in .*/\1/p' "$out")
     echo "$(grep '^RESULT' "$out") cpu_total_us=$(per_request "$busy" "$requests")" \
         "cpu_service_us=$(per_request "$service" "$requests")" \
-        "cpu_client_us=$(client_per_request "$timing" "$requests")"
+        "cpu_client_us=$(client_per_request "$timing" "$requests")" \
+        "stolen_pct=$(awk -v s="$stolen" -v a="$all" 'BEGIN { printf "%.0f", (a > 0 ? s * 100 / a : 0) }')"
 }
 
 run_pgbench() {
@@ -255,13 +260,13 @@ measure() {
             ceiling=$(run_pgbench "$workload" "$db" "$rows" "$label")
         fi
         # shellcheck disable=SC2086 # $ceiling is five fields
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
             "$backend" "$label" "$rows" "$workload" \
             "$(field rps "$result")" "$(field p50_us "$result")" "$(field p99_us "$result")" \
             "$(( $(field status_errors "$result") + $(field socket_errors "$result") ))" \
             $ceiling \
             "$(field cpu_total_us "$result")" "$(field cpu_service_us "$result")" \
-            "$(field cpu_client_us "$result")" >>"$RESULTS"
+            "$(field cpu_client_us "$result")" "$(field stolen_pct "$result")" >>"$RESULTS"
     done
 }
 
@@ -303,23 +308,25 @@ report() {
     echo
     echo "Microseconds of CPU per request (per transaction for pgbench): the whole machine's busy time, then the"
     echo "service's and the load generator's own; the rest is PostgreSQL and the kernel's work for all of them."
+    echo "Stolen: the share of the machine's time the hypervisor gave to other guests during the service's run,"
+    echo "when none of these processes could run; where it is high, the run's latencies and rates are not quiet."
     echo
-    echo "| workload | machine | service | wrk | rest | pgbench run: machine | pgbench | rest |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| workload | machine | service | wrk | rest | pgbench run: machine | pgbench | rest | stolen |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     awk -F'\t' '$2 == "pg" {
-        printf "| %s | %d | %d | %d | %d | %d | %d | %d |\n",
-            $4, $14, $15, $16, $14 - $15 - $16, $12, $13, $12 - $13 }' "$RESULTS"
+        printf "| %s | %d | %d | %d | %d | %d | %d | %d | %d %% |\n",
+            $4, $14, $15, $16, $14 - $15 - $16, $12, $13, $12 - $13, $17 }' "$RESULTS"
     if grep -q $'\tsqlite\t' "$RESULTS"; then
         echo
         echo "## SQLite, $ROWS rows"
         echo
-        echo "| workload | service req/s | p50 ms | p99 ms | errors | PostgreSQL req/s | SQLite / PostgreSQL |"
-        echo "|---|---:|---:|---:|---:|---:|---:|"
+        echo "| workload | service req/s | p50 ms | p99 ms | errors | PostgreSQL req/s | SQLite / PostgreSQL | stolen |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|"
         awk -F'\t' '$2 == "pg" { pg[$4] = $5 }
-            $2 == "sqlite" { printf "| %s | %.0f | %.2f | %.2f | %d | %s | %s |\n",
+            $2 == "sqlite" { printf "| %s | %.0f | %.2f | %.2f | %d | %s | %s | %d %% |\n",
                 $4, $5, $6 / 1000, $7 / 1000, $8,
                 ($4 in pg) ? sprintf("%.0f", pg[$4]) : "-",
-                ($4 in pg) ? sprintf("%.2f", $5 / pg[$4]) : "-" }' "$RESULTS"
+                ($4 in pg) ? sprintf("%.2f", $5 / pg[$4]) : "-", $17 }' "$RESULTS"
     fi
     if grep -q $'\tscale-' "$RESULTS"; then
         echo

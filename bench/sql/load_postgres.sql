@@ -37,3 +37,5 @@ FROM generate_series(1, :rows) AS n;
 -- Fresh statistics and a set visibility map, as a long-running database has:
 -- without them the planner guesses and index-only scans visit the heap.
 VACUUM ANALYZE integration_points;
+-- Written out now, not by a checkpoint spread over the first workloads.
+CHECKPOINT;
