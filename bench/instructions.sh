@@ -3,7 +3,7 @@
 # bench/run.sh: the service's own CPU work, counted by valgrind's callgrind.
 # Unlike req/s on a machine the load generator and the database share, the
 # count does not move with whatever else runs, so two binaries compare to
-# within a few tenths of a percent.
+# within 1-2 %.
 #
 #   bench/instructions.sh                 the release binary, built first
 #   bench/instructions.sh OLD NEW         two binaries side by side, and NEW / OLD
@@ -93,7 +93,7 @@ for binary in "$@"; do
     rule="$rule---:|"
 done
 [ $# -eq 2 ] && { header="$header second / first |"; rule="$rule---:|"; }
-echo "Instructions per request ($REQUESTS requests, $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo unknown)):"
+echo "Instructions per request ($REQUESTS requests per workload, $(nproc) cores; binaries: $*):"
 echo
 echo "$header"
 echo "$rule"

@@ -304,7 +304,11 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         Ok(Listing { items, total })
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(id = %point.id(), expected = expected.get()))]
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(id = %point.id(), expected = expected.get())
+    )]
     async fn update(
         &self,
         point: &IntegrationPoint,
@@ -319,7 +323,11 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         Ok(outcome(result.rows_affected()))
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(id = %id, expected = expected.map(Version::get)))]
+    #[tracing::instrument(
+        level = "debug",
+        skip_all,
+        fields(id = %id, expected = expected.map(Version::get))
+    )]
     async fn delete(
         &self,
         id: PointId,
