@@ -51,6 +51,8 @@ on_both_backends! {
         assert!(sample(&exposition, "db_pool_idle").is_some(), "{exposition}");
         assert!(sample(&exposition, "db_pool_in_use").is_some(), "{exposition}");
         assert!(sample(&exposition, "db_pool_waiting").is_some(), "{exposition}");
+        assert!(sample(&exposition, "http_requests_in_flight").is_some(), "{exposition}");
+        assert!(sample(&exposition, "process_resident_memory_bytes").is_some_and(|bytes| bytes > 0.0), "{exposition}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests by method, route template and status, their
-//! latency, and the database pool, served at `GET /metrics`.
+//! latency, the requests in flight, the database pool, the build and the
+//! process, served at `GET /metrics`.
 //!
 //! Each [`app`](crate::app) has its own registry rather than a process-wide
 //! recorder, so that apps built side by side (tests start many in one process)
@@ -18,19 +19,26 @@ use prometheus_client::encoding::{
 };
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+mod process;
+
 use crate::error::ApiError;
+use crate::metrics::process::ProcessMetrics;
 use crate::routes::RouteTemplates;
 
-/// Upper bounds of the latency buckets, in seconds: from a cached lookup
-/// (about a millisecond) to a request that waited out the pool's acquire
-/// timeout (seconds).
-const LATENCY_BUCKETS: [f64; 13] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+/// Upper bounds of the latency buckets, in seconds: from a probe or a
+/// lookup by primary key (a few hundred microseconds end to end) to a request
+/// that waited out the pool's acquire timeout (seconds).
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
+
+/// The version `build_info` reports: the same as the OpenAPI document's.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The label values of one request count.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -49,12 +57,19 @@ struct RouteLabels {
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+/// The label of `build_info`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
 /// The metrics of one app: the families its middleware records into, and the
 /// registry `GET /metrics` encodes.
 pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    in_flight: Gauge,
     routes: Arc<RouteTemplates>,
 }
 
@@ -76,11 +91,28 @@ impl Metrics {
             "Time from receiving a request to answering it, by method and route template",
             latency.clone(),
         );
+        let in_flight = Gauge::default();
+        registry.register(
+            "http_requests_in_flight",
+            "Requests received and not yet answered",
+            in_flight.clone(),
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels { version: VERSION })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1; the label says which version of the service this is",
+            build,
+        );
         registry.register_collector(Box::new(PoolGauges(health)));
+        registry.register_collector(Box::new(ProcessMetrics));
         Self {
             registry,
             requests,
             latency,
+            in_flight,
             routes,
         }
     }
@@ -207,6 +239,7 @@ impl<E: Endpoint> Endpoint for HttpMetricsEndpoint<E> {
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
         let started = Instant::now();
+        let _in_flight = InFlight::enter(&self.metrics.in_flight);
         let method = method_label(request.method());
         let route = self.metrics.routes.of_path(request.uri().path());
         let result = self
@@ -221,6 +254,23 @@ impl<E: Endpoint> Endpoint for HttpMetricsEndpoint<E> {
         self.metrics
             .record(method, route, status, started.elapsed().as_secs_f64());
         result
+    }
+}
+
+/// One request counted in `http_requests_in_flight` until dropped, so that
+/// a request whose client went away (its future dropped) leaves the gauge too.
+struct InFlight<'a>(&'a Gauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

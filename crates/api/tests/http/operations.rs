@@ -255,3 +255,78 @@ async fn each_app_counts_only_its_own_requests() {
     // Assert
     assert!(!exposition.contains("/health/live"), "{exposition}");
 }
+
+#[tokio::test]
+async fn requests_in_flight_count_the_scrape_itself_and_none_that_finished() {
+    // Arrange
+    let client = client_of(&FakeHealth::default());
+    for _ in 0..3 {
+        client.get("/health/live").send().await;
+    }
+
+    // Act
+    let exposition = scrape(&client).await;
+
+    // Assert
+    assert_eq!(
+        sample(&exposition, "http_requests_in_flight"),
+        Some(1.0),
+        "{exposition}"
+    );
+}
+
+#[tokio::test]
+async fn build_info_names_the_version() {
+    let client = client_of(&FakeHealth::default());
+
+    let exposition = scrape(&client).await;
+
+    assert_eq!(
+        sample(
+            &exposition,
+            &format!(r#"build_info{{version="{}"}}"#, env!("CARGO_PKG_VERSION"))
+        ),
+        Some(1.0),
+        "{exposition}"
+    );
+}
+
+#[tokio::test]
+async fn latency_buckets_start_at_100_microseconds() {
+    // Arrange
+    let client = client_of(&FakeHealth::default());
+    client.get("/health/live").send().await;
+
+    // Act
+    let exposition = scrape(&client).await;
+
+    // Assert
+    let first_bucket = exposition
+        .lines()
+        .find(|line| line.starts_with("http_request_duration_seconds_bucket{"))
+        .expect("a latency bucket");
+    assert!(first_bucket.contains(r#"le="0.0001""#), "{exposition}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn process_metrics_describe_this_process() {
+    let client = client_of(&FakeHealth::default());
+
+    let exposition = scrape(&client).await;
+
+    for (metric, floor) in [
+        ("process_cpu_seconds_total", 0.0),
+        ("process_resident_memory_bytes", 1.0),
+        ("process_virtual_memory_bytes", 1.0),
+        ("process_open_fds", 1.0),
+        ("process_start_time_seconds", 1.0e9),
+    ] {
+        let value = sample(&exposition, metric).unwrap_or_else(|| panic!("{metric}: {exposition}"));
+        assert!(value >= floor, "{metric} = {value}");
+    }
+    assert!(
+        exposition.contains("# TYPE process_cpu_seconds_total counter"),
+        "{exposition}"
+    );
+}
