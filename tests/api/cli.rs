@@ -75,6 +75,52 @@ fn openapi_prints_the_document_with_every_path() {
 }
 
 #[test]
+fn openapi_needs_no_valid_setting() {
+    let output = run(
+        &["openapi"],
+        &[
+            ("APP__DATABASE__URL", "not-a-database"),
+            ("APP__LOG__FORMAT", "xml"),
+            ("APP__SERVER__PROT", "9000"),
+        ],
+    );
+
+    assert_success("openapi with invalid settings", &output);
+    let document: Value = serde_json::from_str(&stdout(&output)).expect("JSON on stdout");
+    assert!(document["paths"].is_object(), "{document}");
+}
+
+#[test]
+fn check_config_names_the_valid_values_of_an_enum_setting() {
+    let cases = [
+        (
+            ("APP__LOG__FORMAT", "xml"),
+            "log.format",
+            "`xml` is not a valid value; valid values: pretty, json",
+        ),
+        (
+            (
+                "APP__AUTH__KEYS",
+                r#"[{"name": "ops", "key": "0123456789abcdef-key", "scopes": ["admin"]}]"#,
+            ),
+            "auth.keys",
+            "`admin` is not a valid value; valid values: read, write",
+        ),
+    ];
+    for (variable, key, expected) in cases {
+        let output = run(&["check-config"], &[variable]);
+
+        assert!(!output.status.success(), "{key}: {}", stdout(&output));
+        let message = stderr(&output);
+        assert!(
+            message.contains(expected) && message.contains(key),
+            "{key}: {message}"
+        );
+        assert!(!message.contains("variant constructor"), "{key}: {message}");
+    }
+}
+
+#[test]
 fn check_config_prints_the_settings_with_the_password_redacted() {
     let output = run(
         &["check-config"],

@@ -34,6 +34,9 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 2] = [Scope::Read, Scope::Write];
+
     /// The scope's name, as configured and as error messages write it.
     pub const fn name(self) -> &'static str {
         match self {

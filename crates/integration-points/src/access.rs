@@ -13,6 +13,8 @@ use api::{Access, ApiKey, KeyDigest, KeyError, KeyRing, Scope};
 use serde::de::{self, SeqAccess, Visitor, value::SeqAccessDeserializer};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::configuration::{Choice, choice_list};
+
 /// The `[auth]` settings: who may call the API.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "AuthTable", into = "AuthTable")]
@@ -57,7 +59,16 @@ struct AuthTable {
 struct KeyEntry {
     name: String,
     key: String,
+    #[serde(deserialize_with = "choice_list")]
     scopes: Vec<Scope>,
+}
+
+impl Choice for Scope {
+    const ALL: &'static [Self] = &Scope::ALL;
+
+    fn name(self) -> &'static str {
+        Scope::name(self)
+    }
 }
 
 impl TryFrom<AuthTable> for AuthSettings {

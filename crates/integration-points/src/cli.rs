@@ -83,7 +83,8 @@ pub enum Command {
     },
     /// Print the OpenAPI document (JSON) to stdout, to generate clients offline.
     ///
-    /// It needs no database: the document describes the API, not the data.
+    /// It needs no database and reads no settings: the document describes the
+    /// API, which no setting changes.
     Openapi,
     /// Load and validate the configuration, then print it as TOML with secrets
     /// redacted.
@@ -111,7 +112,13 @@ pub enum MigrateAction {
 /// # Errors
 /// Whatever the command fails with, with context for the operator.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.config.as_deref())?;
+    let settings = match cli.command {
+        // The document describes the API, which no setting changes, so a
+        // configuration that is incomplete or wrong (a database URL not yet
+        // known, say) must not stop a client being generated from it.
+        Some(Command::Openapi) => Settings::defaults()?,
+        _ => Settings::load(cli.config.as_deref())?,
+    };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if settings.server.worker_threads > 0 {

@@ -102,12 +102,101 @@ pub struct LogSettings {
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String", into = "&'static str")]
 pub enum LogFormat {
     /// Human-readable lines.
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+impl Choice for LogFormat {
+    const ALL: &'static [Self] = &[Self::Pretty, Self::Json];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pretty => "pretty",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// A setting whose value is one of a few names: every enum setting implements
+/// it and reads its value through [`parse_choice`] (`choice_setting!` does the
+/// wiring), so that a wrong value is answered with the valid ones. The
+/// `config` crate's own answer names the Rust type instead ("enum LogFormat
+/// does not have variant constructor xml").
+pub trait Choice: Sized + Copy + 'static {
+    /// Every value, in the order messages list them.
+    const ALL: &'static [Self];
+
+    /// The value's name, as written in the configuration.
+    fn name(self) -> &'static str;
+}
+
+/// A value that is none of a [`Choice`]'s names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid value; valid values: {valid}")]
+pub struct UnknownChoice {
+    value: String,
+    valid: String,
+}
+
+/// The value of `T` named `value`.
+///
+/// # Errors
+/// [`UnknownChoice`], listing the valid names, when no value has that name.
+pub fn parse_choice<T: Choice>(value: &str) -> Result<T, UnknownChoice> {
+    T::ALL
+        .iter()
+        .copied()
+        .find(|choice| choice.name() == value)
+        .ok_or_else(|| UnknownChoice {
+            value: value.to_owned(),
+            valid: T::ALL
+                .iter()
+                .map(|choice| choice.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Reads and writes a [`Choice`] setting by its names: with
+/// `#[serde(try_from = "String", into = "&'static str")]` on the type.
+macro_rules! choice_setting {
+    ($ty:ty) => {
+        impl TryFrom<String> for $ty {
+            type Error = UnknownChoice;
+
+            fn try_from(value: String) -> Result<Self, UnknownChoice> {
+                parse_choice(&value)
+            }
+        }
+
+        impl From<$ty> for &'static str {
+            fn from(value: $ty) -> Self {
+                value.name()
+            }
+        }
+    };
+}
+
+choice_setting!(LogFormat);
+
+/// Reads a list of [`Choice`] values by their names, for a type defined
+/// elsewhere whose own `Deserialize` would answer as `config` does.
+///
+/// # Errors
+/// The first name that is not valid, with the valid ones.
+pub(crate) fn choice_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Choice,
+{
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|name| parse_choice(name).map_err(serde::de::Error::custom))
+        .collect()
 }
 
 impl Settings {
@@ -120,6 +209,15 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let app_env = std::env::var("APP_ENV").ok().filter(|e| !e.is_empty());
         Self::load_from(app_env.as_deref(), file, Environment::with_prefix("APP"))
+    }
+
+    /// The compiled-in defaults alone, whatever the environment says.
+    ///
+    /// # Errors
+    /// Only if the compiled-in defaults are invalid, which a test rules out.
+    pub fn defaults() -> anyhow::Result<Self> {
+        let no_variables = Environment::with_prefix("APP").source(Some(Default::default()));
+        Self::load_from(None, None, no_variables)
     }
 
     /// [`Settings::load`] with the environment layer given, so tests need not
@@ -318,6 +416,64 @@ mod tests {
         std::fs::remove_file(&path).ok();
         assert_eq!(settings.server.host, "0.0.0.0");
         assert_eq!(settings.server.port, 7001);
+    }
+
+    #[test]
+    fn a_wrong_enum_value_is_answered_with_the_valid_ones() {
+        let error = Settings::load_from(None, None, env(&[("APP__LOG__FORMAT", "xml")]))
+            .expect_err("xml is no log format");
+
+        let message = format!("{error:#}");
+        assert!(
+            message.contains("`xml` is not a valid value; valid values: pretty, json"),
+            "{message}"
+        );
+        assert!(message.contains("log.format"), "{message}");
+    }
+
+    #[test]
+    fn a_wrong_scope_is_answered_with_the_valid_ones_in_both_forms_of_keys() {
+        let path = std::env::temp_dir().join(format!("ip-scopes-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[[auth.keys]]\nname = \"a\"\nkey = \"0123456789abcdef-key\"\nscopes = [\"admin\"]\n",
+        )
+        .expect("written");
+        let from_file = Settings::load_from(None, Some(&path), env(&[]));
+        std::fs::remove_file(&path).ok();
+        let from_json = Settings::load_from(
+            None,
+            None,
+            env(&[(
+                "APP__AUTH__KEYS",
+                r#"[{"name": "a", "key": "0123456789abcdef-key", "scopes": ["admin"]}]"#,
+            )]),
+        );
+
+        for (form, result) in [("file", from_file), ("JSON", from_json)] {
+            let message = format!("{:#}", result.expect_err("admin is no scope"));
+            assert!(
+                message.contains("`admin` is not a valid value; valid values: read, write"),
+                "{form}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn enum_settings_are_printed_by_their_names() {
+        let settings =
+            Settings::load_from(None, None, env(&[("APP__LOG__FORMAT", "json")])).expect("loads");
+
+        let printed = settings.redacted_toml().expect("printable");
+
+        assert!(printed.contains("format = \"json\""), "{printed}");
+    }
+
+    #[test]
+    fn every_choice_parses_from_its_own_name() {
+        for format in LogFormat::ALL {
+            assert_eq!(parse_choice::<LogFormat>(format.name()), Ok(*format));
+        }
     }
 
     #[test]
