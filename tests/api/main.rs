@@ -17,5 +17,6 @@ mod logs;
 mod operations;
 mod outage;
 mod query;
+mod replicas;
 mod shutdown;
 mod writes;

@@ -15,7 +15,8 @@ use sea_orm::sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, SqlErr, SqlxPostgresConnector, SqlxSqliteConnector,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlErr, SqliteTransactionMode,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait as _,
 };
 
 use super::error::store_error;
@@ -398,20 +399,68 @@ async fn create_schema(db: &DatabaseConnection, schema: &str) -> Result<(), DbEr
     }
 }
 
-/// Applies every pending migration.
-///
-/// # Errors
-/// The failure of the first migration that fails; earlier ones stay applied.
-pub async fn migrate(db: &Database) -> Result<(), DbErr> {
-    Migrator::up(&db.connection, None).await
+/// Which way a migration run goes.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Up,
+    Down(u32),
 }
 
-/// Reverts the `steps` most recently applied migrations.
+/// The advisory lock migrations take on PostgreSQL: a fixed class, and the
+/// schema, so that services on different schemas of one database do not
+/// wait for each other.
+const PG_MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(\
+     hashtext('integration_points.migrations'), hashtext(coalesce(current_schema(), '')))";
+
+/// Runs the migrations one process at a time, in one transaction.
+///
+/// Replicas that start together would otherwise run the same migrations at
+/// once, and all but one fail on the catalog (`relation already exists`,
+/// `duplicate key … pg_type_typname_nsp_index`). On PostgreSQL the run holds
+/// a transaction-scoped advisory lock, which the database releases at commit,
+/// rollback or the end of the session, so a replica that dies mid-run leaves
+/// no lock behind; a transaction, not the session, is what PgBouncer in
+/// transaction mode keeps on one server connection. On SQLite the run holds
+/// the file's write lock from its start (`BEGIN IMMEDIATE`); another process
+/// waits for it up to the busy timeout. The others then find nothing pending.
+async fn run_migrations(db: &Database, direction: Direction) -> Result<(), DbErr> {
+    let connection = &db.connection;
+    // `connect` opens SQLite or PostgreSQL, nothing else.
+    let transaction = if connection.get_database_backend() == DbBackend::Sqlite {
+        let immediate = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        connection.begin_with_options(immediate).await?
+    } else {
+        let transaction = connection.begin().await?;
+        transaction.execute_unprepared(PG_MIGRATION_LOCK).await?;
+        transaction
+    };
+    match direction {
+        Direction::Up => Migrator::up(&transaction, None).await?,
+        Direction::Down(steps) => Migrator::down(&transaction, Some(steps)).await?,
+    }
+    transaction.commit().await
+}
+
+/// Applies every pending migration, all or none, while no other process
+/// migrates the same database (or PostgreSQL schema); a process that comes
+/// second waits, then finds nothing left to do.
 ///
 /// # Errors
-/// The failure of the first revert that fails; earlier ones stay reverted.
+/// The failure of the first migration that fails; then none is applied.
+pub async fn migrate(db: &Database) -> Result<(), DbErr> {
+    run_migrations(db, Direction::Up).await
+}
+
+/// Reverts the `steps` most recently applied migrations, all or none, while
+/// no other process migrates.
+///
+/// # Errors
+/// The failure of the first revert that fails; then none is reverted.
 pub async fn migrate_down(db: &Database, steps: u32) -> Result<(), DbErr> {
-    Migrator::down(&db.connection, Some(steps)).await
+    run_migrations(db, Direction::Down(steps)).await
 }
 
 /// Every migration by name, oldest first, with whether it is applied; reads
