@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod containers;
 mod durability;
+mod edges;
 mod errors;
 mod examples;
 mod limits;

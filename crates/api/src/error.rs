@@ -49,6 +49,10 @@ pub(crate) enum ApiError {
     /// 403: the API key lacks the scope the operation needs.
     #[error("the API key lacks the `{0}` scope this operation needs")]
     Forbidden(Scope),
+    /// 403: a CORS preflight from an allowed origin asks for a method or a
+    /// header the API does not take; the reason is poem's.
+    #[error("CORS preflight refused: {0}")]
+    CorsRefused(String),
     /// 404: no point has the requested id.
     #[error("integration point not found")]
     PointNotFound,
@@ -149,7 +153,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::MissingKey | Self::UnknownKey => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::CorsRefused(_) => StatusCode::FORBIDDEN,
             Self::HeadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
             Self::PointNotFound | Self::LookupFailed | Self::RouteNotFound => StatusCode::NOT_FOUND,
@@ -471,6 +475,10 @@ mod tests {
             (ApiError::MissingKey, 1401),
             (ApiError::UnknownKey, 1401),
             (ApiError::Forbidden(Scope::Write), 1403),
+            (
+                ApiError::CorsRefused("request-method not allowed".into()),
+                1403,
+            ),
             (
                 ApiError::HeadTimeout {
                     after: Duration::from_secs(1),

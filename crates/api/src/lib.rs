@@ -11,6 +11,7 @@
 //! `X-Request-Id` on every response, and one log span per request.
 
 mod auth;
+mod cors;
 mod error;
 mod etag;
 mod guarded;
@@ -39,6 +40,7 @@ use poem::{EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
 use crate::auth::Authenticate;
+use crate::cors::Cors;
 use crate::guarded::Guarded;
 use crate::health::{Live, Ready};
 use crate::limits::Limits;
@@ -49,6 +51,7 @@ use crate::points::{COLLECTION_PATH, PointsApi};
 use crate::routes::{AllowTable, PointsRoutes, RouteTemplates};
 
 pub use crate::auth::{Access, ApiKey, KeyDigest, KeyError, KeyRing, Scope};
+pub use crate::cors::{CorsOriginError, CorsOrigins};
 pub use crate::server::HttpServer;
 
 /// Settings of the HTTP API.
@@ -70,6 +73,8 @@ pub struct ApiConfig {
     /// Who may call the API; the probes, metrics and documentation are open
     /// to all.
     pub access: Access,
+    /// Which browser origins may call the API (CORS).
+    pub cors: CorsOrigins,
 }
 
 impl ApiConfig {
@@ -102,6 +107,7 @@ impl Default for ApiConfig {
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
             access: Access::Open,
+            cors: CorsOrigins::None,
         }
     }
 }
@@ -147,6 +153,8 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
         .with(Authenticate::new(config.access))
         .with(Limits::new(config.query_limit, config.request_timeout))
         .with(ErrorShape::new(allow))
+        // Outside authentication: a preflight carries no key (contract §10).
+        .with(Cors::new(config.cors))
         .with(HttpMetrics::new(metrics))
         .with(RequestLog::new(templates))
         .boxed()

@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize};
 
+use api::{CorsOriginError, CorsOrigins};
+
 use crate::access::AuthSettings;
 
 /// `config/default.toml`, compiled in so that the binary runs from any directory.
@@ -88,6 +90,75 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// Longest query string, in bytes.
     pub query_limit: usize,
+    /// Cross-origin requests from browsers.
+    pub cors: CorsSettings,
+}
+
+/// Which browser origins may call the API (`[http.cors]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "CorsTable", into = "CorsTable")]
+pub struct CorsSettings {
+    origins: CorsOrigins,
+}
+
+impl CorsSettings {
+    /// The origins allowed.
+    pub fn origins(&self) -> &CorsOrigins {
+        &self.origins
+    }
+}
+
+/// `[http.cors]` as written.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct CorsTable {
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    allowed_origins: Vec<String>,
+}
+
+/// Why `[http.cors]` is invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("allowed_origins: {0}")]
+pub struct CorsSettingsError(#[from] CorsOriginError);
+
+impl TryFrom<CorsTable> for CorsSettings {
+    type Error = CorsSettingsError;
+
+    fn try_from(table: CorsTable) -> Result<Self, CorsSettingsError> {
+        let origins = CorsOrigins::from_config(&table.allowed_origins)?;
+        Ok(Self { origins })
+    }
+}
+
+impl From<CorsSettings> for CorsTable {
+    fn from(settings: CorsSettings) -> Self {
+        Self {
+            allowed_origins: settings.origins.to_config(),
+        }
+    }
+}
+
+/// Reads a list of strings written as a list (files) or, since an
+/// environment variable is only ever a string, as one comma-separated string.
+fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        List(Vec<String>),
+        Joined(String),
+    }
+    Ok(match Written::deserialize(deserializer)? {
+        Written::List(items) => items,
+        Written::Joined(joined) => joined
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// Logging.
@@ -474,6 +545,67 @@ mod tests {
         for format in LogFormat::ALL {
             assert_eq!(parse_choice::<LogFormat>(format.name()), Ok(*format));
         }
+    }
+
+    #[test]
+    fn no_origin_may_call_from_a_browser_by_default() {
+        let settings = Settings::load_from(None, None, env(&[])).expect("defaults load");
+
+        assert_eq!(settings.http.cors.origins(), &CorsOrigins::None);
+    }
+
+    #[test]
+    fn cors_origins_come_as_a_list_or_comma_separated_in_the_environment() {
+        let path = std::env::temp_dir().join(format!("ip-cors-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[http.cors]\nallowed_origins = [\"https://a.example\", \"http://localhost:3000\"]\n",
+        )
+        .expect("written");
+        let from_file = Settings::load_from(None, Some(&path), env(&[]));
+        std::fs::remove_file(&path).ok();
+        let from_env = Settings::load_from(
+            None,
+            None,
+            env(&[(
+                "APP__HTTP__CORS__ALLOWED_ORIGINS",
+                "https://a.example, http://localhost:3000",
+            )]),
+        );
+        let any = Settings::load_from(
+            None,
+            None,
+            env(&[("APP__HTTP__CORS__ALLOWED_ORIGINS", "*")]),
+        );
+
+        let expected = CorsOrigins::Listed(vec![
+            "https://a.example".to_owned(),
+            "http://localhost:3000".to_owned(),
+        ]);
+        for (form, settings) in [("file", from_file), ("environment", from_env)] {
+            assert_eq!(
+                settings.expect(form).http.cors.origins(),
+                &expected,
+                "{form}"
+            );
+        }
+        assert_eq!(any.expect("*").http.cors.origins(), &CorsOrigins::Any);
+    }
+
+    #[test]
+    fn a_malformed_origin_is_named_with_its_setting() {
+        let result = Settings::load_from(
+            None,
+            None,
+            env(&[("APP__HTTP__CORS__ALLOWED_ORIGINS", "https://a.example/")]),
+        );
+
+        let message = format!("{:#}", result.expect_err("a path is no origin"));
+        assert!(
+            message.contains("allowed_origins: `https://a.example/` is not an origin")
+                && message.contains("http.cors"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
         request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
         header_read_timeout: Duration::from_millis(settings.server.header_read_timeout_ms),
         access: settings.auth.access().clone(),
+        cors: settings.http.cors.origins().clone(),
     }
 }
 
