@@ -102,6 +102,19 @@ pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
     Some((settings, sqlite_file))
 }
 
+/// Percent-encodes a query parameter's value.
+pub fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Starts the service on `backend` with default settings.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let (settings, sqlite_file) = test_settings(backend)?;
@@ -207,6 +220,15 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The database of an app that [`spawn_with`] started.
+    pub fn backend(&self) -> Backend {
+        if self.sqlite_file.is_some() {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+
     /// Sends a request; `body` is sent as JSON when given.
     pub async fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Reply {
         let method = Method::from_bytes(method.as_bytes()).expect("a valid method");

@@ -17,6 +17,7 @@ mod limits;
 mod logs;
 mod operations;
 mod outage;
+mod paging;
 mod query;
 mod replicas;
 mod shutdown;

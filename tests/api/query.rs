@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{POINTS, Reply, TestApp};
+use crate::helpers::{POINTS, Reply, TestApp, urlencode};
 use crate::on_both_backends;
 
 async fn seed(app: &TestApp) {
@@ -29,18 +29,6 @@ async fn list(app: &TestApp, params: &[(&str, &str)]) -> Reply {
         .collect::<Vec<_>>()
         .join("&");
     app.request("GET", &format!("{POINTS}?{query}"), None).await
-}
-
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn codes(reply: &Reply) -> Vec<String> {

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::health::HealthCheck;
-use domain::integration_point::IntegrationPointService;
+use domain::integration_point::{DEFAULT_EXACT_COUNT_MAX, IntegrationPointService};
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem::middleware::CatchPanic;
@@ -59,6 +59,9 @@ pub use crate::server::HttpServer;
 pub struct ApiConfig {
     /// The largest `limit` a list request may ask for, and the default one.
     pub max_limit: u64,
+    /// How many matching points `count=estimated` counts exactly before it
+    /// takes the database's estimate.
+    pub exact_count_max: u64,
     /// The most bytes a request body may have; more is a 413.
     pub body_limit: usize,
     /// The most bytes a query string may have; more is a 414.
@@ -102,6 +105,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_limit: Self::DEFAULT_MAX_LIMIT,
+            exact_count_max: DEFAULT_EXACT_COUNT_MAX,
             body_limit: Self::DEFAULT_BODY_LIMIT,
             query_limit: Self::DEFAULT_QUERY_LIMIT,
             request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
@@ -131,7 +135,11 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
     health: H,
     config: ApiConfig,
 ) -> BoxEndpoint<'static> {
-    let routes = PointsRoutes::new(PointsApi::new(service, config.max_limit));
+    let routes = PointsRoutes::new(PointsApi::new(
+        service,
+        config.max_limit,
+        config.exact_count_max,
+    ));
     let allow = AllowTable::of(
         routes.clone(),
         OPERATIONS_ROUTES.map(|path| (path, vec![Method::GET])),
@@ -162,7 +170,12 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
 
 /// The OpenAPI document of [`app`], as JSON.
 pub fn openapi_json<S: IntegrationPointService>(service: S, config: ApiConfig) -> String {
-    document(PointsRoutes::new(PointsApi::new(service, config.max_limit))).spec()
+    document(PointsRoutes::new(PointsApi::new(
+        service,
+        config.max_limit,
+        config.exact_count_max,
+    )))
+    .spec()
 }
 
 fn document<S: IntegrationPointService>(

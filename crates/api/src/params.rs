@@ -7,6 +7,7 @@
 //! message names the problem, which poem-openapi reports as a
 //! `ParseParamError` carrying the parameter's name.
 
+pub(crate) mod cursor;
 mod filter;
 mod order;
 
@@ -17,7 +18,9 @@ use std::sync::LazyLock;
 use domain::integration_point::query::{
     MAX_FILTER_CLAUSES, MAX_FILTER_DEPTH, MAX_LIST_ITEMS, MAX_SORT_KEYS,
 };
-use domain::integration_point::{Field, Filter, Group, Mask, Operator, QueryError, Sort};
+use domain::integration_point::{
+    CountMode, Cursor, Field, Filter, Group, Mask, Operator, QueryError, Sort,
+};
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, Type};
 use serde_json::Value;
@@ -37,6 +40,34 @@ pub(crate) struct MaskParam(pub Mask);
 /// `flat`: whether group members become dotted top-level keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FlatParam(pub bool);
+
+/// `count`: how the list's total is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CountParam(pub CountMode);
+
+/// `after`: where a keyset page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AfterParam(pub Cursor);
+
+impl CountParam {
+    /// Parses the value of `count`: `exact`, `estimated` or `none`.
+    ///
+    /// # Errors
+    /// [`QueryError::BadCountMode`] for anything else.
+    pub(crate) fn parse(raw: &str) -> Result<Self, ParamError> {
+        Ok(Self(CountMode::parse(raw)?))
+    }
+}
+
+impl AfterParam {
+    /// Parses the value of `after`: a cursor from a `Link` of a previous page.
+    ///
+    /// # Errors
+    /// [`QueryError::MalformedCursor`] for text that is not such a cursor.
+    pub(crate) fn parse(raw: &str) -> Result<Self, ParamError> {
+        cursor::decode(raw).map(Self)
+    }
+}
 
 impl FilterParam {
     /// Parses the (URL-decoded) value of `filter`; a blank value is no filter.
@@ -262,6 +293,35 @@ fn flat_schema() -> MetaSchema {
     }
 }
 
+fn count_schema() -> MetaSchema {
+    MetaSchema {
+        description: Some(
+            "How `X-Total-Count` is computed. `exact`: a true count, whatever it costs (it \
+             reads every matching row). `estimated` (the default): exact while at most \
+             `list.exact_count_max` points match (1000 unless configured otherwise; the \
+             service counts no further), above that PostgreSQL's planner estimate, marked \
+             by `X-Total-Count-Estimated: true` (on SQLite always exact). `none`: no \
+             `X-Total-Count`, the cheapest.",
+        ),
+        enum_items: CountMode::ALL.map(|mode| Value::from(mode.name())).to_vec(),
+        ..MetaSchema::new("string")
+    }
+}
+
+fn after_schema() -> MetaSchema {
+    MetaSchema {
+        description: Some(
+            "Keyset paging: the opaque cursor from the `Link: <…>; rel=\"next\"` header of \
+             the previous page (every full page has one). The page starts right after the \
+             previous page's last point, at the same cost at any depth (unlike a deep \
+             `offset`), and no point is skipped or repeated when others are inserted \
+             meanwhile. Only with the `order` the cursor was made for, and without a \
+             non-zero `offset`.",
+        ),
+        ..MetaSchema::new("string")
+    }
+}
+
 /// Implements poem-openapi's parameter traits for a type with an inherent
 /// `parse(&str) -> Result<Self, ParamError>`.
 macro_rules! query_parameter {
@@ -304,6 +364,8 @@ query_parameter!(FilterParam, "filter", filter_schema);
 query_parameter!(OrderParam, "order", order_schema);
 query_parameter!(MaskParam, "mask", mask_schema);
 query_parameter!(FlatParam, "flat", flat_schema);
+query_parameter!(CountParam, "count", count_schema);
+query_parameter!(AfterParam, "after", after_schema);
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,8 @@ pub(crate) mod dto;
 pub(crate) mod responses;
 
 use domain::integration_point::{
-    IntegrationPoint, IntegrationPointService, ListQuery, Mask, Page, PointId, QueryError,
+    Count, CountMode, IntegrationPoint, IntegrationPointService, ListQuery, Mask, Page, PointId,
+    QueryError, Total,
 };
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -25,7 +26,9 @@ use self::responses::{
 };
 use crate::error::{ApiError, OperationError};
 use crate::etag;
-use crate::params::{FilterParam, FlatParam, MaskParam, OrderParam};
+use crate::params::{
+    AfterParam, CountParam, FilterParam, FlatParam, MaskParam, OrderParam, cursor,
+};
 use crate::payload::JsonBody;
 use crate::render::{ListView, PointView, View};
 
@@ -49,12 +52,18 @@ enum ApiTags {
 pub(crate) struct PointsApi<S> {
     service: S,
     max_limit: u64,
+    exact_count_max: u64,
 }
 
 impl<S> PointsApi<S> {
-    /// The operations over `service`; `limit` may not exceed `max_limit`.
-    pub(crate) fn new(service: S, max_limit: u64) -> Self {
-        Self { service, max_limit }
+    /// The operations over `service`; `limit` may not exceed `max_limit`, and
+    /// `count=estimated` counts up to `exact_count_max` points exactly.
+    pub(crate) fn new(service: S, max_limit: u64, exact_count_max: u64) -> Self {
+        Self {
+            service,
+            max_limit,
+            exact_count_max,
+        }
     }
 }
 
@@ -87,18 +96,27 @@ impl<S: IntegrationPointService> PointsApi<S> {
     /// List integration points
     ///
     /// Filtering, ordering and paging all run in the database. The
-    /// `X-Total-Count` header tells how many points match the filter in all.
+    /// `X-Total-Count` header tells how many points match the filter in all
+    /// (see `count` for what that costs). A full page has a `Link` header to
+    /// the next one (`after`), which is as cheap at any depth as the first.
+    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/", method = "get", operation_id = "listIntegrationPoints")]
     async fn list(
         &self,
+        request: &poem::Request,
         /// Which points to return.
         filter: Query<Option<FilterParam>>,
         /// In which order.
         order: Query<Option<OrderParam>>,
-        /// How many matching points to skip (default 0).
+        /// How many matching points to skip (default 0). For deep pages,
+        /// `after` costs less: an offset reads every point it skips.
         offset: Query<Option<u64>>,
         /// How many points to return at most (default and maximum from configuration, 1000 unless configured otherwise).
         limit: Query<Option<u64>>,
+        /// Where the page starts: the cursor of the previous page's `Link`.
+        after: Query<Option<AfterParam>>,
+        /// How `X-Total-Count` is computed: `exact`, `estimated` (default) or `none`.
+        count: Query<Option<CountParam>>,
         /// Fields to return.
         mask: Query<Option<MaskParam>>,
         /// Whether to return group members as dotted top-level keys.
@@ -116,20 +134,39 @@ impl<S: IntegrationPointService> PointsApi<S> {
             };
             ApiError::invalid(param, error.to_string())
         })?;
-        let query = ListQuery::new(
+        let mode = count
+            .0
+            .map_or(CountMode::Estimated, |CountParam(mode)| mode);
+        let mut query = ListQuery::new(
             filter.0.and_then(|FilterParam(filter)| filter),
             order.0.map(|OrderParam(sort)| sort).unwrap_or_default(),
             page,
         )
-        .map_err(|error| ApiError::invalid("filter", error.to_string()))?;
-        let listing = self.service.list(query).await?;
+        .map_err(|error| ApiError::invalid("filter", error.to_string()))?
+        .counted(Count::new(mode, self.exact_count_max));
+        if let Some(AfterParam(cursor)) = after.0 {
+            query = query
+                .after(cursor)
+                .map_err(|error| ApiError::invalid("after", error.to_string()))?;
+        }
+        let listing = self.service.list(query.clone()).await?;
+        let next = query
+            .next_cursor(&listing)
+            .map(|cursor| next_link(request.uri().query(), &cursor::encode(&cursor)));
+        let (total, estimated) = match listing.total {
+            Total::Exact(total) => (Some(total), None),
+            Total::Estimated(total) => (Some(total), Some(true)),
+            Total::Skipped => (None, None),
+        };
         let view = view(mask.0, flat.0);
         Ok(ListPointsResponse::Listed(
             PointListJson::new(&ListView {
                 points: &listing.items,
                 view,
             })?,
-            listing.total,
+            total,
+            estimated,
+            next,
         ))
     }
 
@@ -278,6 +315,21 @@ impl<S: IntegrationPointService> PointsApi<S> {
 /// Parses the `{id}` path segment; a malformed id is a 400, not a 404.
 fn point_id(raw: &str) -> Result<PointId, ApiError> {
     PointId::parse(raw).map_err(|error| ApiError::invalid("id", format!("id: {error}")))
+}
+
+/// The `Link` to the page after the one `query` (the request's query
+/// string) asked for: the same parameters as sent, but for `offset` (which
+/// `after` replaces) and `after` itself, then the new cursor.
+fn next_link(query: Option<&str>, cursor: &str) -> String {
+    let mut target = format!("{COLLECTION_PATH}?");
+    for pair in query.unwrap_or_default().split('&') {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        if !pair.is_empty() && name != "offset" && name != "after" {
+            target.push_str(pair);
+            target.push('&');
+        }
+    }
+    format!("<{target}after={cursor}>; rel=\"next\"")
 }
 
 fn view(mask: Option<MaskParam>, flat: Option<FlatParam>) -> View {

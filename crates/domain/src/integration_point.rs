@@ -22,9 +22,10 @@ pub use ports::{
     WriteOutcome,
 };
 pub use query::{
-    Condition, Filter, ListQuery, Listing, Literal, LiteralOperand, MAX_FILTER_CLAUSES,
-    MAX_FILTER_DEPTH, MAX_LIST_ITEMS, MAX_SORT_KEYS, Mask, Operand, Operator, Page, QueryError,
-    Sort, SortDirection, SortKey, Value, field_from_path, field_value,
+    Condition, Count, CountMode, Cursor, DEFAULT_EXACT_COUNT_MAX, Filter, ListQuery, Listing,
+    Literal, LiteralOperand, MAX_FILTER_CLAUSES, MAX_FILTER_DEPTH, MAX_LIST_ITEMS, MAX_SORT_KEYS,
+    Mask, Operand, Operator, Page, QueryError, Sort, SortDirection, SortKey, Total, Value,
+    field_from_path, field_value,
 };
 pub use values::{
     Code, Comment, FieldError, PointId, PointType, ScriptCode, TextError, Timestamp, Title,

@@ -80,6 +80,8 @@ pub struct DatabaseSettings {
 pub struct ListSettings {
     /// Default and maximum `limit`.
     pub max_limit: u64,
+    /// How many matching points `count=estimated` counts exactly.
+    pub exact_count_max: u64,
 }
 
 /// HTTP request limits.

@@ -100,6 +100,7 @@ impl Application {
 pub fn api_config(settings: &Settings) -> ApiConfig {
     ApiConfig {
         max_limit: settings.list.max_limit,
+        exact_count_max: settings.list.exact_count_max,
         body_limit: settings.http.body_limit,
         query_limit: settings.http.query_limit,
         request_timeout: Duration::from_millis(settings.server.request_timeout_ms),

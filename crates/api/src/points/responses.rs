@@ -39,9 +39,17 @@ pub(crate) enum ListPointsResponse {
     #[oai(status = 200)]
     Listed(
         PointListJson,
-        /// How many points match the filter, ignoring `offset` and `limit`.
+        /// How many points match the filter, ignoring `offset`, `limit` and
+        /// `after`; absent with `count=none`.
         #[oai(header = "X-Total-Count")]
-        u64,
+        Option<u64>,
+        /// `true` when `X-Total-Count` is the database's estimate (`count=estimated`
+        /// with more than `list.exact_count_max` matches); absent when it is exact.
+        #[oai(header = "X-Total-Count-Estimated")]
+        Option<bool>,
+        /// `<…>; rel="next"`: the next page, on every full page (RFC 8288).
+        #[oai(header = "Link")]
+        Option<String>,
     ),
 }
 

@@ -160,22 +160,9 @@ impl IntegrationPointService for FakeService {
             return Err(store_error(failure).into());
         }
         let mut state = self.state();
-        let mut items: Vec<_> = state
-            .points
-            .iter()
-            .filter(|p| query.filter().is_none_or(|f| f.matches(p)))
-            .cloned()
-            .collect();
-        items.sort_by(|a, b| query.sort().compare(a, b));
-        let total = items.len() as u64;
-        let page = query.page();
-        let items = items
-            .into_iter()
-            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-            .take(usize::try_from(page.limit()).unwrap_or(usize::MAX))
-            .collect();
+        let listing = query.run(&state.points);
         state.last_query = Some(query);
-        Ok(Listing { items, total })
+        Ok(listing)
     }
 
     async fn patch(

@@ -9,6 +9,7 @@ mod fake;
 mod fake_health;
 mod lookup;
 mod operations;
+mod paging;
 mod read;
 mod write;
 

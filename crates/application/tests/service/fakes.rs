@@ -65,21 +65,7 @@ impl IntegrationPointRepository for InMemoryRepository {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
-        self.with_points(|points| {
-            let mut matching: Vec<_> = points
-                .values()
-                .filter(|p| query.filter().is_none_or(|f| f.matches(p)))
-                .cloned()
-                .collect();
-            matching.sort_by(|a, b| query.sort().compare(a, b));
-            let total = matching.len() as u64;
-            let items = matching
-                .into_iter()
-                .skip(usize::try_from(query.page().offset()).unwrap_or(usize::MAX))
-                .take(usize::try_from(query.page().limit()).unwrap_or(usize::MAX))
-                .collect();
-            Ok(Listing { items, total })
-        })
+        self.with_points(|points| Ok(query.run(points.values())))
     }
 
     async fn update(

@@ -11,7 +11,7 @@ use domain::integration_point::{
     Field, Filter, GetPointError, IfMatch, IntegrationPoint, IntegrationPointRepository,
     IntegrationPointService, ListQuery, Listing, Literal, LiteralOperand, LookupError, LookupKey,
     Operator, Page, PatchPointError, PatchPointRequest, PointId, RotateTokenError, Sort,
-    StoreError, Title, TokenLocal, UniqueField, Version, WriteError, WriteOutcome,
+    StoreError, Title, TokenLocal, Total, UniqueField, Version, WriteError, WriteOutcome,
 };
 use fakes::{FixedClock, InMemoryRepository, SequentialIds, SequentialTokens};
 
@@ -489,7 +489,7 @@ async fn list_passes_the_query_to_the_store() {
 
     let listing = service.list(query).await.expect("listed");
 
-    assert_eq!(listing.total, 2);
+    assert_eq!(listing.total, Total::Exact(2));
     assert_eq!(listing.items.len(), 1);
     assert_eq!(
         listing.items[0].attributes().code.as_str(),

@@ -175,6 +175,28 @@ impl Field {
         }
     }
 
+    /// Whether no two points share a value of the field (the contract's
+    /// uniqueness rules): an order needs nothing after such a key.
+    pub const fn is_unique(self) -> bool {
+        match self {
+            Field::Id | Field::Code | Field::TokenLocal => true,
+            Field::Type
+            | Field::TokenRemote
+            | Field::TokenRemote2
+            | Field::Url
+            | Field::RecvSvcscriptcode
+            | Field::RecvSvcscriptcodeWs
+            | Field::SendSvcscriptcode
+            | Field::SendSvcscriptcodeWs
+            | Field::OptsTitle
+            | Field::OptsComment
+            | Field::OptsAllowFilesApi
+            | Field::OptsIssync
+            | Field::ExtCt
+            | Field::ExtLwt => false,
+        }
+    }
+
     /// Looks a field up by its dotted path.
     pub fn from_path(path: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.path() == path)

@@ -112,6 +112,21 @@ pub enum QueryError {
         /// The limit.
         max: u64,
     },
+    /// A `count` other than `exact`, `estimated` and `none`.
+    #[error("count must be exact, estimated or none")]
+    BadCountMode,
+    /// An `after` cursor that is not one this service made.
+    #[error("after is not a valid cursor: {reason}")]
+    MalformedCursor {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An `after` cursor made for another order.
+    #[error("after is a cursor of another order; page with the order it was made for")]
+    CursorOrderMismatch,
+    /// `after` together with a non-zero `offset`.
+    #[error("after cannot be combined with a non-zero offset")]
+    AfterWithOffset,
 }
 
 fn unknown_field(path: &str) -> QueryError {
@@ -672,16 +687,196 @@ impl Page {
     }
 }
 
+/// The default of `list.exact_count_max`: how many matching points an
+/// [`Count::Estimated`] total counts one by one before it takes an estimate.
+pub const DEFAULT_EXACT_COUNT_MAX: u64 = 1000;
+
+/// How the total of a list is computed (`count`).
+///
+/// A true count reads every matching row, so its cost grows with the table;
+/// the default bounds it, which is what keeps a list of a large collection as
+/// cheap as one of a small one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// A true count, whatever it costs.
+    Exact,
+    /// Exact while at most `exact_up_to` points match (the store counts no
+    /// further), else the store's own estimate.
+    Estimated {
+        /// The most points counted one by one.
+        exact_up_to: u64,
+    },
+    /// No total at all.
+    Skip,
+}
+
+/// The `count` a client asked for; [`Count::new`] adds the bound of
+/// `estimated`, which is configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountMode {
+    /// `exact`.
+    Exact,
+    /// `estimated`.
+    Estimated,
+    /// `none`.
+    None,
+}
+
+impl CountMode {
+    /// Every mode.
+    pub const ALL: [CountMode; 3] = [CountMode::Exact, CountMode::Estimated, CountMode::None];
+
+    /// The name clients write.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CountMode::Exact => "exact",
+            CountMode::Estimated => "estimated",
+            CountMode::None => "none",
+        }
+    }
+
+    /// Parses `exact`, `estimated` or `none`.
+    ///
+    /// # Errors
+    /// [`QueryError::BadCountMode`] for anything else.
+    pub fn parse(value: &str) -> Result<Self, QueryError> {
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.name() == value)
+            .ok_or(QueryError::BadCountMode)
+    }
+}
+
+impl Count {
+    /// The count `mode` asks for; `estimated` counts up to `exact_up_to`
+    /// points exactly.
+    pub const fn new(mode: CountMode, exact_up_to: u64) -> Self {
+        match mode {
+            CountMode::Exact => Count::Exact,
+            CountMode::Estimated => Count::Estimated { exact_up_to },
+            CountMode::None => Count::Skip,
+        }
+    }
+}
+
+impl Default for Count {
+    fn default() -> Self {
+        Count::Estimated {
+            exact_up_to: DEFAULT_EXACT_COUNT_MAX,
+        }
+    }
+}
+
+/// How many points match a list's filter, as the [`Count`] asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Total {
+    /// Counted.
+    Exact(u64),
+    /// The store's estimate (at least the number known to match).
+    Estimated(u64),
+    /// Not computed ([`Count::Skip`]).
+    Skipped,
+}
+
+/// A position in an order: the sort key of the last point of a page, so that
+/// the next page starts right after it whatever was inserted or deleted
+/// meanwhile (keyset paging).
+///
+/// It carries the order it was made for: a position means nothing in another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    keys: Vec<SortKey>,
+    values: Vec<Value>,
+}
+
+impl Cursor {
+    /// The position right after `point` in `sort`.
+    pub fn after(sort: &Sort, point: &IntegrationPoint) -> Self {
+        Self {
+            keys: sort.keys().to_vec(),
+            values: sort
+                .keys()
+                .iter()
+                .map(|key| field_value(point, key.field))
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a cursor a client sent back: the order it was made for, as
+    /// (path, direction) pairs, and one value per key, typed by its field.
+    ///
+    /// # Errors
+    /// [`QueryError::MalformedCursor`] when the order is not one [`Sort::new`]
+    /// makes or the values do not fit it.
+    pub fn parse(order: &[(&str, &str)], values: Vec<Literal>) -> Result<Self, QueryError> {
+        let malformed = |reason| QueryError::MalformedCursor { reason };
+        let keys = order
+            .iter()
+            .map(|(path, direction)| {
+                Ok(SortKey {
+                    field: Field::from_path(path).ok_or(malformed("unknown field"))?,
+                    direction: SortDirection::parse(direction, path)
+                        .map_err(|_| malformed("unknown direction"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, QueryError>>()?;
+        let sort = Sort::new(keys.clone()).map_err(|_| malformed("too many keys"))?;
+        if sort.keys() != keys.as_slice() {
+            return Err(malformed("not an order of this service"));
+        }
+        if values.len() != keys.len() {
+            return Err(malformed("one value per key expected"));
+        }
+        let values = keys
+            .iter()
+            .zip(values)
+            .map(|(key, literal)| {
+                Value::typed(key.field, Operator::Eq, literal).map_err(|_| malformed("bad value"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { keys, values })
+    }
+
+    /// The order the cursor was made for, ending with `id`.
+    pub fn keys(&self) -> &[SortKey] {
+        &self.keys
+    }
+
+    /// The sort key of the last point seen, one value per key.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Whether `point` comes after the position in the cursor's order.
+    pub fn precedes(&self, point: &IntegrationPoint) -> bool {
+        for (key, value) in self.keys.iter().zip(&self.values) {
+            let ord =
+                compare(&field_value(point, key.field), value).unwrap_or(std::cmp::Ordering::Equal);
+            let ord = match key.direction {
+                SortDirection::Asc => ord,
+                SortDirection::Desc => ord.reverse(),
+            };
+            if ord.is_ne() {
+                return ord.is_gt();
+            }
+        }
+        false
+    }
+}
+
 /// A list query, valid as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     filter: Option<Filter>,
     sort: Sort,
     page: Page,
+    after: Option<Cursor>,
+    count: Count,
 }
 
 impl ListQuery {
-    /// Checks the filter's size and assembles the query.
+    /// Checks the filter's size and assembles the query, from the start of
+    /// the order, with the default [`Count`].
     ///
     /// # Errors
     /// [`QueryError::TooDeep`] or [`QueryError::TooManyClauses`].
@@ -698,7 +893,37 @@ impl ListQuery {
                 });
             }
         }
-        Ok(Self { filter, sort, page })
+        Ok(Self {
+            filter,
+            sort,
+            page,
+            after: None,
+            count: Count::default(),
+        })
+    }
+
+    /// The same query, continuing after `cursor` (keyset paging).
+    ///
+    /// # Errors
+    /// [`QueryError::CursorOrderMismatch`] when the cursor was made for
+    /// another order, [`QueryError::AfterWithOffset`] when the page skips
+    /// points: the two ways of paging do not combine.
+    pub fn after(mut self, cursor: Cursor) -> Result<Self, QueryError> {
+        if cursor.keys() != self.sort.keys() {
+            return Err(QueryError::CursorOrderMismatch);
+        }
+        if self.page.offset() != 0 {
+            return Err(QueryError::AfterWithOffset);
+        }
+        self.after = Some(cursor);
+        Ok(self)
+    }
+
+    /// The same query, with its total computed as `count` says.
+    #[must_use]
+    pub fn counted(mut self, count: Count) -> Self {
+        self.count = count;
+        self
     }
 
     /// The filter, if any.
@@ -715,6 +940,51 @@ impl ListQuery {
     pub fn page(&self) -> Page {
         self.page
     }
+
+    /// Where the page starts, when it continues a previous one.
+    pub fn after_cursor(&self) -> Option<&Cursor> {
+        self.after.as_ref()
+    }
+
+    /// How the total is computed.
+    pub fn count(&self) -> Count {
+        self.count
+    }
+
+    /// The cursor of the page after `listing`, when it may have one: a full
+    /// page (a shorter one ends the result).
+    pub fn next_cursor(&self, listing: &Listing) -> Option<Cursor> {
+        let full = u64::try_from(listing.items.len()).is_ok_and(|len| len == self.page.limit());
+        match listing.items.last() {
+            Some(last) if full => Some(Cursor::after(&self.sort, last)),
+            _ => None,
+        }
+    }
+
+    /// Runs the query over points in memory, with the semantics every store
+    /// must reproduce (counts in memory are always exact); for in-memory
+    /// stores and for tests.
+    pub fn run<'a>(&self, points: impl IntoIterator<Item = &'a IntegrationPoint>) -> Listing {
+        let mut matching: Vec<&IntegrationPoint> = points
+            .into_iter()
+            .filter(|p| self.filter.as_ref().is_none_or(|f| f.matches(p)))
+            .collect();
+        let total = match self.count {
+            Count::Exact | Count::Estimated { .. } => {
+                Total::Exact(u64::try_from(matching.len()).unwrap_or(u64::MAX))
+            }
+            Count::Skip => Total::Skipped,
+        };
+        matching.sort_by(|a, b| self.sort.compare(a, b));
+        let items = matching
+            .into_iter()
+            .filter(|p| self.after.as_ref().is_none_or(|c| c.precedes(p)))
+            .skip(usize::try_from(self.page.offset()).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.page.limit()).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Listing { items, total }
+    }
 }
 
 /// One page of a list, and how many points match the filter in all.
@@ -722,8 +992,8 @@ impl ListQuery {
 pub struct Listing {
     /// The points of the page, in order.
     pub items: Vec<IntegrationPoint>,
-    /// How many points match the filter, ignoring offset and limit.
-    pub total: u64,
+    /// How many points match the filter, ignoring offset, limit and `after`.
+    pub total: Total,
 }
 
 /// Which fields a representation shows.
@@ -1109,6 +1379,199 @@ mod tests {
         assert!(!Filter::And(vec![yes, no.clone()]).matches(&p));
         assert!(Filter::Not(Box::new(no)).matches(&p));
         assert!(cond(Field::ExtCt, Operator::Lt, s("1970-01-01T00:00:02Z")).matches(&p));
+    }
+
+    #[test]
+    fn count_modes_parse_and_anything_else_is_rejected() {
+        let count = |raw| CountMode::parse(raw).map(|mode| Count::new(mode, 10));
+        assert_eq!(count("exact"), Ok(Count::Exact));
+        assert_eq!(count("estimated"), Ok(Count::Estimated { exact_up_to: 10 }));
+        assert_eq!(count("none"), Ok(Count::Skip));
+        for raw in ["", "EXACT", "planned", "true", " none"] {
+            assert_eq!(count(raw), Err(QueryError::BadCountMode), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_count_is_estimated_exact_up_to_1000() {
+        let query =
+            ListQuery::new(None, Sort::default(), Page::new(0, 1, 1).expect("ok")).expect("valid");
+        assert_eq!(query.count(), Count::Estimated { exact_up_to: 1000 });
+    }
+
+    fn by_code_desc() -> Sort {
+        Sort::new(vec![SortKey {
+            field: Field::Code,
+            direction: SortDirection::Desc,
+        }])
+        .expect("valid")
+    }
+
+    fn code_cursor(code: &str, id: &str) -> Result<Cursor, QueryError> {
+        Cursor::parse(
+            &[("code", "desc"), ("id", "asc")],
+            vec![Literal::String(code.into()), Literal::String(id.into())],
+        )
+    }
+
+    #[test]
+    fn a_cursor_round_trips_through_its_parts() {
+        let p = point("B", "t", false, 5);
+        let cursor = Cursor::after(&by_code_desc(), &p);
+        let id = p.id().to_string();
+
+        assert_eq!(code_cursor("B", &id), Ok(cursor));
+    }
+
+    #[test]
+    fn cursors_with_values_that_do_not_fit_their_order_are_malformed() {
+        let id = PointId::from_uuid(uuid::Uuid::from_u128(1)).to_string();
+        let cases: [(&str, Result<Cursor, QueryError>); 6] = [
+            ("an id that is not one", code_cursor("B", "nope")),
+            (
+                "too few values",
+                Cursor::parse(
+                    &[("code", "desc"), ("id", "asc")],
+                    vec![Literal::String("B".into())],
+                ),
+            ),
+            (
+                "an unknown field",
+                Cursor::parse(&[("nope", "asc")], vec![Literal::String("B".into())]),
+            ),
+            (
+                "an unknown direction",
+                Cursor::parse(&[("id", "up")], vec![Literal::String(id.clone())]),
+            ),
+            (
+                "an order without the id tiebreak",
+                Cursor::parse(&[("code", "asc")], vec![Literal::String("B".into())]),
+            ),
+            (
+                "a boolean where text belongs",
+                Cursor::parse(
+                    &[("code", "asc"), ("id", "asc")],
+                    vec![Literal::Bool(true), Literal::String(id.clone())],
+                ),
+            ),
+        ];
+        for (what, result) in cases {
+            assert!(
+                matches!(result, Err(QueryError::MalformedCursor { .. })),
+                "{what}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cursor_of_another_order_is_rejected() {
+        let p = point("B", "t", false, 5);
+        let cursor = Cursor::after(&Sort::default(), &p);
+        let query =
+            ListQuery::new(None, by_code_desc(), Page::new(0, 10, 10).expect("ok")).expect("valid");
+
+        assert_eq!(query.after(cursor), Err(QueryError::CursorOrderMismatch));
+    }
+
+    #[test]
+    fn after_does_not_combine_with_an_offset() {
+        let p = point("B", "t", false, 5);
+        let cursor = Cursor::after(&by_code_desc(), &p);
+        let query = |offset| {
+            ListQuery::new(None, by_code_desc(), Page::new(offset, 10, 10).expect("ok"))
+                .expect("valid")
+        };
+
+        assert_eq!(
+            query(3).after(cursor.clone()),
+            Err(QueryError::AfterWithOffset)
+        );
+        assert!(query(0).after(cursor).is_ok());
+    }
+
+    #[test]
+    fn pages_read_with_after_cursors_cover_every_point_once_in_any_direction() {
+        let points: Vec<_> = (0..25)
+            .map(|i| point(&format!("c{:02}", i % 7), "t", i % 2 == 0, i))
+            .collect();
+        let orders = [
+            by_code_desc(),
+            Sort::default(),
+            Sort::new(vec![
+                SortKey {
+                    field: Field::OptsIssync,
+                    direction: SortDirection::Desc,
+                },
+                SortKey {
+                    field: Field::Code,
+                    direction: SortDirection::Asc,
+                },
+                SortKey {
+                    field: Field::Id,
+                    direction: SortDirection::Desc,
+                },
+            ])
+            .expect("valid"),
+        ];
+        for sort in orders {
+            let first =
+                ListQuery::new(None, sort.clone(), Page::new(0, 4, 4).expect("ok")).expect("valid");
+            let mut seen = Vec::new();
+            let mut query = first.clone();
+            loop {
+                let listing = query.run(&points);
+                seen.extend(listing.items.iter().map(IntegrationPoint::id));
+                match first.next_cursor(&listing) {
+                    Some(cursor) => query = first.clone().after(cursor).expect("same order"),
+                    None => break,
+                }
+            }
+            let everything: Vec<_> = first
+                .clone()
+                .run(&points)
+                .items
+                .iter()
+                .map(IntegrationPoint::id)
+                .collect();
+            let mut all = points.clone();
+            all.sort_by(|a, b| sort.compare(a, b));
+            let expected: Vec<_> = all.iter().map(IntegrationPoint::id).collect();
+            assert_eq!(seen, expected, "{sort:?}");
+            assert_eq!(everything.len(), 4);
+        }
+    }
+
+    #[test]
+    fn only_full_pages_have_a_next_cursor() {
+        let points: Vec<_> = (0..3)
+            .map(|i| point(&format!("c{i}"), "t", false, i))
+            .collect();
+        let query = |limit| {
+            ListQuery::new(None, Sort::default(), Page::new(0, limit, 10).expect("ok"))
+                .expect("valid")
+        };
+
+        let full = query(3).run(&points);
+        let short = query(4).run(&points);
+
+        assert_eq!(
+            query(3).next_cursor(&full),
+            Some(Cursor::after(&Sort::default(), &points[2]))
+        );
+        assert_eq!(query(4).next_cursor(&short), None);
+    }
+
+    #[test]
+    fn counting_none_in_memory_skips_the_total() {
+        let points = [point("A", "t", false, 1)];
+        let query =
+            ListQuery::new(None, Sort::default(), Page::new(0, 1, 1).expect("ok")).expect("valid");
+
+        assert_eq!(query.clone().run(&points).total, Total::Exact(1));
+        assert_eq!(
+            query.counted(Count::Skip).run(&points).total,
+            Total::Skipped
+        );
     }
 
     #[test]

@@ -14,9 +14,11 @@
 use std::borrow::Cow;
 
 use domain::integration_point::{
-    Condition, Field, Filter, ListQuery, Operand, Operator, SortDirection, Value,
+    Condition, Cursor, Field, Filter, ListQuery, Operand, Operator, SortDirection, SortKey, Value,
 };
-use sea_orm::sea_query::{Asterisk, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement,
+};
 use sea_orm::{EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use super::entity::{Column, Entity};
@@ -52,21 +54,166 @@ pub(crate) fn column(field: Field) -> Column {
 
 /// The page of points a query selects, in order.
 pub(crate) fn page(query: &ListQuery) -> Select<Entity> {
+    let keys = sql_keys(query.sort().keys());
     let mut select = Entity::find();
-    if let Some(filter) = query.filter() {
-        select = select.filter(predicate(filter));
+    let mut order: Vec<SortKey> = Vec::with_capacity(keys.len() + 1);
+    match (query.after_cursor(), fixed_type(query.filter(), keys)) {
+        (Some(cursor), Some((kind, rest))) => {
+            // `filter={"type": …}&order=["code"]` after a cursor: the range
+            // of ix_integration_points_type_code_id from (type, code) to the
+            // last code of the type. Said as `type = ? AND code > ?`,
+            // PostgreSQL prefers to start at `code` on the unique index of
+            // `code` and filter `type` out of every row it passes (ten times
+            // the page, with ten types); with the equality next to a row
+            // comparison on (type, code) its btree starts at the type's first
+            // entry instead. `(type, code) > (?, ?) AND type <= ?` says the
+            // same of the rows and leaves only that range, and ordering by
+            // `type` first (constant here) leaves only that index to order by.
+            let direction = keys[0].direction;
+            let mut columns = vec![Expr::col(column(Field::Type))];
+            let mut bounds = vec![Expr::val(value(kind))];
+            columns.extend(keys.iter().map(|key| Expr::col(column(key.field))));
+            bounds.extend(
+                cursor.values()[..keys.len()]
+                    .iter()
+                    .map(|v| Expr::val(value(v))),
+            );
+            let (row, bound) = (Expr::tuple(columns), Expr::tuple(bounds));
+            let kind_col = Expr::col(column(Field::Type));
+            let range = match direction {
+                SortDirection::Asc => row.gt(bound).and(kind_col.lte(value(kind))),
+                SortDirection::Desc => row.lt(bound).and(kind_col.gte(value(kind))),
+            };
+            select = select.filter(range);
+            if let Some(rest) = rest {
+                select = select.filter(rest);
+            }
+            order.push(SortKey {
+                field: Field::Type,
+                direction,
+            });
+        }
+        (after, _) => {
+            if let Some(filter) = query.filter() {
+                select = select.filter(predicate(filter));
+            }
+            if let Some(cursor) = after {
+                select = select.filter(keyset(cursor));
+            }
+        }
     }
-    for key in query.sort().keys() {
-        let order = match key.direction {
+    order.extend_from_slice(keys);
+    for key in order {
+        let direction = match key.direction {
             SortDirection::Asc => Order::Asc,
             SortDirection::Desc => Order::Desc,
         };
-        select = select.order_by(column(key.field), order);
+        select = select.order_by(column(key.field), direction);
     }
     let page = query.page();
     select
         .offset(std::cmp::min(page.offset(), SQL_MAX))
         .limit(std::cmp::min(page.limit(), SQL_MAX))
+}
+
+/// The keys of an order that SQL needs: up to its first unique field.
+///
+/// The same order as the full list (nothing can follow a unique key), but
+/// `ORDER BY code` is served by either index that starts with `code` as it
+/// stands, while `ORDER BY code, id` needs an index ending in `id` or an
+/// incremental sort, and the keyset comparison gets one column shorter.
+fn sql_keys(keys: &[SortKey]) -> &[SortKey] {
+    let end = keys
+        .iter()
+        .position(|key| key.field.is_unique())
+        .map_or(keys.len(), |at| at + 1);
+    &keys[..end]
+}
+
+/// The points after a cursor's position in its order.
+///
+/// One direction throughout is one row-value comparison, `(a, b) > (?, ?)`,
+/// which both databases turn into the start of an index range. Mixed
+/// directions have no row-value form: they are the chain `a > ? OR (a = ?
+/// AND b < ?)`, led by the bound of the first key (`a >= ?`), which is
+/// implied by the chain and gives the index on `a` its starting point.
+fn keyset(cursor: &Cursor) -> Expr {
+    let keys = sql_keys(cursor.keys());
+    let values = &cursor.values()[..keys.len()];
+    let (Some(first), Some(first_value)) = (keys.first(), values.first()) else {
+        return constant(true);
+    };
+    if keys.iter().all(|key| key.direction == first.direction) {
+        if keys.len() == 1 {
+            return beyond(first, first_value, false);
+        }
+        let row = Expr::tuple(keys.iter().map(|key| Expr::col(column(key.field))));
+        let bound = Expr::tuple(values.iter().map(|v| Expr::val(value(v))));
+        return match first.direction {
+            SortDirection::Asc => row.gt(bound),
+            SortDirection::Desc => row.lt(bound),
+        };
+    }
+    let chain = keys
+        .iter()
+        .zip(values)
+        .rev()
+        .fold(None, |rest: Option<Expr>, (key, v)| {
+            let past = beyond(key, v, false);
+            Some(match rest {
+                None => past,
+                Some(rest) => past.or(Expr::col(column(key.field)).eq(value(v)).and(rest)),
+            })
+        })
+        .unwrap_or_else(|| constant(true));
+    beyond(first, first_value, true).and(chain)
+}
+
+/// `key > v` (or `<` for a descending key; `>=`/`<=` when `or_equal`).
+fn beyond(key: &SortKey, v: &Value, or_equal: bool) -> Expr {
+    let col = Expr::col(column(key.field));
+    match (key.direction, or_equal) {
+        (SortDirection::Asc, false) => col.gt(value(v)),
+        (SortDirection::Asc, true) => col.gte(value(v)),
+        (SortDirection::Desc, false) => col.lt(value(v)),
+        (SortDirection::Desc, true) => col.lte(value(v)),
+    }
+}
+
+/// When the order starts with `code` and one of the filter's top-level
+/// clauses is `type = ?`: that type, and the WHERE of the other clauses.
+fn fixed_type<'a>(
+    filter: Option<&'a Filter>,
+    keys: &[SortKey],
+) -> Option<(&'a Value, Option<Expr>)> {
+    fn equality(filter: &Filter) -> Option<&Value> {
+        match filter {
+            Filter::Condition(c) if c.field() == Field::Type && c.op() == Operator::Eq => {
+                match c.operand() {
+                    Operand::One(v) => Some(v),
+                    Operand::Many(_) | Operand::Pattern(_) => None,
+                }
+            }
+            Filter::Condition(_) | Filter::And(_) | Filter::Or(_) | Filter::Not(_) => None,
+        }
+    }
+    if keys.first().map(|key| key.field) != Some(Field::Code) {
+        return None;
+    }
+    match filter? {
+        Filter::And(filters) => {
+            let at = filters.iter().position(|f| equality(f).is_some())?;
+            let kind = equality(&filters[at])?;
+            let rest = filters
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != at)
+                .map(|(_, f)| predicate(f))
+                .reduce(ExprTrait::and);
+            Some((kind, rest))
+        }
+        other => equality(other).map(|kind| (kind, None)),
+    }
 }
 
 /// SQL takes LIMIT and OFFSET as signed 64-bit integers; beyond that, every
@@ -79,6 +226,32 @@ pub(crate) fn count(filter: Option<&Filter>) -> SelectStatement {
     select
         .expr_as(Expr::col(Asterisk).count(), TOTAL)
         .from(Entity);
+    if let Some(filter) = filter {
+        select.and_where(predicate(filter));
+    }
+    select
+}
+
+/// `SELECT COUNT(*) AS total` of the points a filter matches, counting no
+/// further than `max + 1`: a total above `max` reads `max + 1` rows.
+pub(crate) fn count_up_to(filter: Option<&Filter>, max: u64) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .expr_as(Expr::col(Asterisk).count(), TOTAL)
+        .from_subquery(
+            matching(filter)
+                .limit(std::cmp::min(max.saturating_add(1), SQL_MAX))
+                .to_owned(),
+            Alias::new("matching"),
+        );
+    select
+}
+
+/// `SELECT 1` of every point a filter matches: what [`count_up_to`] limits,
+/// and what the planner estimates.
+pub(crate) fn matching(filter: Option<&Filter>) -> SelectStatement {
+    let mut select = Query::select();
+    select.expr(Expr::val(1)).from(Entity);
     if let Some(filter) = filter {
         select.and_where(predicate(filter));
     }
@@ -127,7 +300,23 @@ fn comparison(condition: &Condition) -> Expr {
         (Operator::In, Operand::Many(vs)) => col.is_in(vs.iter().map(value)),
         (Operator::Nin, Operand::Many(vs)) => col.is_not_in(vs.iter().map(value)),
         (Operator::Like, Operand::Pattern(p)) => {
-            col.like(LikeExpr::new(sql_pattern(p)).escape(ESCAPE))
+            let like = col
+                .clone()
+                .like(LikeExpr::new(sql_pattern(p)).escape(ESCAPE));
+            // The range of the pattern's fixed prefix, which the LIKE implies,
+            // spelled out for the index: SQLite never reads a LIKE with an
+            // ESCAPE clause through an index, and PostgreSQL derives the
+            // range only when it plans with the pattern's value at hand,
+            // which a prepared statement's generic plan does not.
+            let prefix = literal_prefix(p);
+            if prefix.is_empty() {
+                return like;
+            }
+            let range = match successor(&prefix) {
+                Some(end) => col.clone().gte(prefix.as_str()).and(col.lt(end.as_str())),
+                None => col.gte(prefix.as_str()),
+            };
+            range.and(like)
         }
         // LOWER folds ASCII only on both backends (PostgreSQL's under the "C"
         // collation, SQLite's without ICU), as the domain's `ilike` does. The
@@ -150,6 +339,41 @@ fn value(value: &Value) -> sea_orm::Value {
     }
 }
 
+/// The characters every match of a `like` pattern starts with: those before
+/// its first unescaped wildcard.
+fn literal_prefix(pattern: &str) -> String {
+    let mut prefix = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' | '_' => break,
+            ESCAPE => prefix.push(chars.next().unwrap_or(ESCAPE)),
+            c => prefix.push(c),
+        }
+    }
+    prefix
+}
+
+/// The least string above every string that starts with `prefix`, in code
+/// point order (the columns' order): the prefix with its last character
+/// raised by one, dropping characters that cannot be raised; `None` when
+/// nothing can be (no upper bound).
+fn successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = match u32::from(last) + 1 {
+            // Surrogates are not characters: the next one is U+E000.
+            0xD800 => Some('\u{E000}'),
+            code => char::from_u32(code),
+        };
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 /// The pattern as SQL must see it.
 ///
 /// The domain reads a lone `\` at the very end of a pattern as a literal
@@ -169,7 +393,7 @@ fn sql_pattern(pattern: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use domain::integration_point::{Literal, LiteralOperand, Page, Sort, SortKey};
+    use domain::integration_point::{Cursor, Literal, LiteralOperand, Page, Sort, SortKey};
     use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
     use sea_orm::{DbBackend, QueryTrait};
 
@@ -301,6 +525,178 @@ mod tests {
                 r#"ORDER BY "integration_points"."lwt" DESC, "integration_points"."id" ASC LIMIT 10 OFFSET 20"#
             ),
             "{sql}"
+        );
+    }
+
+    fn key(field: Field, direction: SortDirection) -> SortKey {
+        SortKey { field, direction }
+    }
+
+    /// The SQLite text of the page of `query` continued after `cursor`'s
+    /// values (as literals).
+    fn page_after(filter: Option<Filter>, keys: Vec<SortKey>, after: Vec<Literal>) -> String {
+        let sort = Sort::new(keys).expect("valid sort");
+        let order: Vec<(&str, &str)> = sort
+            .keys()
+            .iter()
+            .map(|k| {
+                let direction = match k.direction {
+                    SortDirection::Asc => "asc",
+                    SortDirection::Desc => "desc",
+                };
+                (k.field.path(), direction)
+            })
+            .collect();
+        let cursor = Cursor::parse(&order, after).expect("valid cursor");
+        let query = ListQuery::new(filter, sort, Page::new(0, 10, 1000).expect("valid page"))
+            .expect("valid query")
+            .after(cursor)
+            .expect("same order");
+        page(&query).build(DbBackend::Sqlite).to_string()
+    }
+
+    const ID: &str = "00000000-0000-0000-0000-000000000007";
+
+    fn lit(value: &str) -> Literal {
+        Literal::String(value.to_owned())
+    }
+
+    #[test]
+    fn an_order_stops_at_its_first_unique_key() {
+        let sort = Sort::new(vec![
+            key(Field::Type, SortDirection::Asc),
+            key(Field::Code, SortDirection::Desc),
+            key(Field::OptsTitle, SortDirection::Asc),
+        ])
+        .expect("valid sort");
+        let query = ListQuery::new(None, sort, Page::new(0, 10, 1000).expect("valid page"))
+            .expect("valid query");
+
+        let sql = page(&query).build(DbBackend::Sqlite).to_string();
+
+        assert!(
+            sql.ends_with(
+                r#"ORDER BY "integration_points"."type" ASC, "integration_points"."code" DESC LIMIT 10 OFFSET 0"#
+            ),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn after_in_one_direction_is_one_row_comparison() {
+        let sql = page_after(
+            None,
+            vec![
+                key(Field::ExtCt, SortDirection::Desc),
+                key(Field::Id, SortDirection::Desc),
+            ],
+            vec![lit("1970-01-01T00:00:00.005Z"), lit(ID)],
+        );
+
+        assert!(
+            sql.contains(r#"WHERE ("ct", "id") < (5, '00000000-0000-0000-0000-000000000007')"#),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn after_in_mixed_directions_is_a_chain_led_by_the_first_keys_bound() {
+        let sql = page_after(
+            None,
+            vec![key(Field::ExtCt, SortDirection::Desc)],
+            vec![lit("1970-01-01T00:00:00.005Z"), lit(ID)],
+        );
+
+        assert!(
+            sql.contains(r#"WHERE "ct" <= 5 AND ("ct" < 5 OR ("ct" = 5 AND "id" > "#),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn one_type_by_code_after_a_cursor_reads_the_type_code_range() {
+        let filter = Filter::And(vec![
+            text(Field::Url, Operator::Ne, ""),
+            text(Field::Type, Operator::Eq, "telegram"),
+        ]);
+
+        let sql = page_after(
+            Some(filter),
+            vec![key(Field::Code, SortDirection::Desc)],
+            vec![lit("ip-9"), lit(ID)],
+        );
+
+        assert!(
+            sql.contains(
+                r#"WHERE ("type", "code") < ('telegram', 'ip-9') AND "type" >= 'telegram' AND "url" <> ''"#
+            ),
+            "{sql}"
+        );
+        assert!(!sql.contains(r#""type" = "#), "{sql}");
+        assert!(
+            sql.contains(
+                r#"ORDER BY "integration_points"."type" DESC, "integration_points"."code" DESC"#
+            ),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn like_with_a_fixed_prefix_also_bounds_the_range_of_the_prefix() {
+        let (_, sqlite) = sql(&text(Field::Code, Operator::Like, r"a\%b%c"));
+
+        assert!(
+            sqlite.ends_with(
+                r#"WHERE "code" >= 'a%b' AND "code" < 'a%c' AND "code" LIKE 'a\%b%c' ESCAPE '\'"#
+            ),
+            "{sqlite}"
+        );
+        let (_, open) = sql(&text(Field::Code, Operator::Like, "%b"));
+        assert!(
+            open.ends_with(r#"WHERE "code" LIKE '%b' ESCAPE '\'"#),
+            "{open}"
+        );
+    }
+
+    #[test]
+    fn the_successor_of_a_prefix_is_the_least_string_above_its_extensions() {
+        let cases = [
+            ("a", Some("b")),
+            ("ab", Some("ac")),
+            ("a\u{10FFFF}", Some("b")),
+            ("\u{D7FF}", Some("\u{E000}")),
+            ("\u{10FFFF}", None),
+            ("", None),
+        ];
+        for (prefix, expected) in cases {
+            assert_eq!(successor(prefix).as_deref(), expected, "{prefix:?}");
+        }
+    }
+
+    #[test]
+    fn the_literal_prefix_ends_at_the_first_unescaped_wildcard() {
+        let cases = [
+            ("ab%c", "ab"),
+            (r"a\%b%", "a%b"),
+            ("%x", ""),
+            ("a_b", "a"),
+            (r"a\", r"a\"),
+            ("abc", "abc"),
+        ];
+        for (pattern, expected) in cases {
+            assert_eq!(literal_prefix(pattern), expected, "{pattern:?}");
+        }
+    }
+
+    #[test]
+    fn a_bounded_count_reads_one_row_past_its_bound() {
+        let filter = text(Field::Type, Operator::Eq, "telegram");
+
+        let sql = count_up_to(Some(&filter), 1000).to_string(SqliteQueryBuilder);
+
+        assert_eq!(
+            sql,
+            r#"SELECT COUNT(*) AS "total" FROM (SELECT 1 FROM "integration_points" WHERE "type" = 'telegram' LIMIT 1001) AS "matching""#
         );
     }
 }

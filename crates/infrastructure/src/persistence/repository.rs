@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use domain::integration_point::{
-    IntegrationPoint, IntegrationPointRepository, ListQuery, Listing, LookupKey, PointId,
-    StoreError, Version, WriteError, WriteOutcome,
+    Count, IntegrationPoint, IntegrationPointRepository, ListQuery, Listing, LookupKey, PointId,
+    StoreError, Total, Version, WriteError, WriteOutcome,
 };
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Condition, SelectStatement};
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult as _, Insert, Iterable as _, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
@@ -42,7 +42,8 @@ impl SeaOrmIntegrationPointRepository {
         Self { pool, statements }
     }
 
-    /// How many points match the query's filter, given the length of its page.
+    /// How many points match the query's filter, given the length of its
+    /// page, as its [`Count`] asks.
     ///
     /// A separate `COUNT(*)` rather than `COUNT(*) OVER ()` in the page query:
     /// the window makes the database read and buffer every matching row before
@@ -50,20 +51,54 @@ impl SeaOrmIntegrationPointRepository {
     /// … LIMIT` by reading the page alone, while a plain count can scan an index
     /// only. The two statements see different snapshots, so a write between
     /// them can make the total disagree with the page by that write.
-    async fn total(&self, query: &ListQuery, page_len: usize) -> Result<u64, StoreError> {
-        const OPERATION: &str = "count integration points";
+    async fn total(&self, query: &ListQuery, page_len: usize) -> Result<Total, StoreError> {
         let page = query.page();
         let page_len = u64::try_from(page_len).unwrap_or(u64::MAX);
+        // Without `after`, the page starts at `offset` of the whole result.
+        let seen = query
+            .after_cursor()
+            .is_none()
+            .then(|| page.offset().saturating_add(page_len));
         // A page that is not full ends the result, so it tells the total by
         // itself, unless it is empty after an offset (which may overshoot).
         // Small collections, the common case, thus take one query, not two.
-        if page_len < page.limit() && (page_len > 0 || page.offset() == 0) {
-            return Ok(page.offset().saturating_add(page_len));
+        let tells_total = page_len < page.limit() && (page_len > 0 || page.offset() == 0);
+        match (query.count(), seen) {
+            (Count::Skip, _) => Ok(Total::Skipped),
+            (Count::Exact | Count::Estimated { .. }, Some(seen)) if tells_total => {
+                Ok(Total::Exact(seen))
+            }
+            (Count::Exact, _) => Ok(Total::Exact(
+                self.count(&query::count(query.filter())).await?,
+            )),
+            (Count::Estimated { exact_up_to }, seen) => {
+                let counted = self
+                    .count(&query::count_up_to(query.filter(), exact_up_to))
+                    .await?;
+                if counted <= exact_up_to {
+                    return Ok(Total::Exact(counted));
+                }
+                if self.pool.backend() == DbBackend::Postgres {
+                    let estimate = self.estimate(query).await?;
+                    let known = seen.unwrap_or(0).max(counted);
+                    return Ok(Total::Estimated(estimate.max(known)));
+                }
+                // SQLite keeps no statistics to estimate from; a total is
+                // exact there, as the contract allows.
+                Ok(Total::Exact(
+                    self.count(&query::count(query.filter())).await?,
+                ))
+            }
         }
+    }
+
+    /// Runs a `SELECT COUNT(*) AS total`.
+    async fn count(&self, statement: &SelectStatement) -> Result<u64, StoreError> {
+        const OPERATION: &str = "count integration points";
         let row = self
             .pool
             .reads()
-            .query_one(&query::count(query.filter()))
+            .query_one(statement)
             .await
             .map_err(|e| store_error(OPERATION, &e))?;
         let total = match row {
@@ -74,6 +109,39 @@ impl SeaOrmIntegrationPointRepository {
         };
         Ok(u64::try_from(total).unwrap_or(0))
     }
+
+    /// PostgreSQL's own estimate of how many points match the query's filter:
+    /// the rows the planner expects of the filtered query (`EXPLAIN`, which
+    /// plans but runs nothing, from the table's statistics).
+    ///
+    /// The text format rather than JSON: its result is `text`, and the top
+    /// node's line ends with `(cost=… rows=N width=…)`.
+    async fn estimate(&self, query: &ListQuery) -> Result<u64, StoreError> {
+        const OPERATION: &str = "estimate the integration points";
+        let mut statement = DbBackend::Postgres.build(&query::matching(query.filter()));
+        statement.sql = format!("EXPLAIN {}", statement.sql);
+        let row = self
+            .pool
+            .reads()
+            .query_one_raw(statement)
+            .await
+            .map_err(|e| store_error(OPERATION, &e))?;
+        let plan = match row {
+            Some(row) => row
+                .try_get_by_index::<String>(0)
+                .map_err(|e| store_error(OPERATION, &e))?,
+            None => String::new(),
+        };
+        Ok(plan_rows(&plan).unwrap_or(0))
+    }
+}
+
+/// The `rows=N` of the first line of a text-format plan.
+fn plan_rows(plan: &str) -> Option<u64> {
+    let line = plan.lines().next()?;
+    let at = line.find(" rows=")? + " rows=".len();
+    let digits = line[at..].split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
 }
 
 /// The statements of the hot paths, rendered once for the repository's
@@ -289,7 +357,11 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
     #[tracing::instrument(
         level = "debug",
         skip_all,
-        fields(offset = query.page().offset(), limit = query.page().limit())
+        fields(
+            offset = query.page().offset(),
+            limit = query.page().limit(),
+            after = query.after_cursor().is_some()
+        )
     )]
     async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
         let rows = query::page(query)
@@ -433,5 +505,18 @@ mod tests {
                 assert_eq!(rendered, built, "{backend:?} {key:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_estimate_is_the_rows_of_the_plans_top_node() {
+        let plan = "Index Only Scan using ix on integration_points  (cost=0.42..3060.36 rows=99865 width=4)\n  Index Cond: (type = 'telegram'::text)";
+
+        assert_eq!(plan_rows(plan), Some(99865));
+        assert_eq!(
+            plan_rows("Result  (cost=0.00..0.01 rows=1 width=4)"),
+            Some(1)
+        );
+        assert_eq!(plan_rows(""), None);
+        assert_eq!(plan_rows("no numbers here"), None);
     }
 }

@@ -10,6 +10,7 @@ mod support;
 
 mod concurrency;
 mod connect;
+mod counting;
 mod crud;
 mod health;
 mod list;
