@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use integration_points::configuration::{LogFormat, Settings};
-use integration_points::startup::Application;
+use integration_points::startup::{Application, Stop};
 use integration_points::telemetry;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
@@ -85,6 +85,7 @@ pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
     settings.server.host = "127.0.0.1".to_owned();
     settings.server.port = 0;
     settings.server.shutdown_timeout_ms = 5_000;
+    settings.server.shutdown_delay_ms = 0;
     let unique = uuid::Uuid::now_v7().simple().to_string();
     let sqlite_file = match backend {
         Backend::Sqlite => {
@@ -132,17 +133,20 @@ pub async fn spawn_with(settings: Settings, sqlite_file: Option<PathBuf>) -> Tes
     tokio::spawn(async move {
         app.run_until(async {
             let _ = rx.await;
+            Stop::Now
         })
         .await
         .expect("the server runs");
     });
-    TestApp {
+    let app = TestApp {
         address,
         client: reqwest::Client::new(),
         shutdown: Some(tx),
         sqlite_file,
         _process: None,
-    }
+    };
+    app.until_ready().await;
+    app
 }
 
 impl TestApp {
@@ -155,6 +159,27 @@ impl TestApp {
             shutdown: None,
             sqlite_file: None,
             _process: Some(process),
+        }
+    }
+}
+
+impl TestApp {
+    /// Waits until the service has connected to its database and migrated
+    /// it (in the background, as it starts), as an orchestrator waits: until
+    /// it is ready.
+    async fn until_ready(&self) {
+        let started = std::time::Instant::now();
+        loop {
+            let reply = self.request("GET", "/health/ready", None).await;
+            if reply.status == StatusCode::OK {
+                return;
+            }
+            assert!(
+                started.elapsed() < crate::process::PROCESS_BOUND,
+                "the service did not reach its database: {}",
+                reply.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 }

@@ -21,4 +21,5 @@ mod paging;
 mod query;
 mod replicas;
 mod shutdown;
+mod startup;
 mod writes;

@@ -71,11 +71,26 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Starts the service on a free port with `env` added to its
-    /// environment, and waits until it listens.
+    /// environment, and waits until it listens and has connected to its
+    /// database (and migrated it).
+    ///
+    /// # Panics
+    /// When it exits or does not get that far within [`PROCESS_BOUND`].
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let mut process = Self::start_listening(env).await;
+        process
+            .wait_for_log(|line| line["fields"]["message"] == "database ready")
+            .await;
+        process
+    }
+
+    /// Starts the service on a free port with `env` added to its
+    /// environment, and waits until it listens, which it does before it
+    /// reaches its database.
     ///
     /// # Panics
     /// When it exits or does not listen within [`PROCESS_BOUND`].
-    pub async fn start(env: &[(&str, &str)]) -> Self {
+    pub async fn start_listening(env: &[(&str, &str)]) -> Self {
         let mut child = binary()
             .env("APP__SERVER__HOST", "127.0.0.1")
             .env("APP__SERVER__PORT", "0")

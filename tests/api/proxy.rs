@@ -30,7 +30,13 @@ pub struct DbProxy {
 impl DbProxy {
     /// Starts forwarding to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on("127.0.0.1:0".parse().expect("an address"), upstream).await
+    }
+
+    /// Starts forwarding from `address` to `upstream`: the database appears
+    /// at an address where nothing listened before.
+    pub async fn start_on(address: SocketAddr, upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind(address).await.expect("bind");
         let address = listener.local_addr().expect("address");
         let (mode, watcher) = watch::channel(Mode::Open);
         let accept_loop = tokio::spawn(async move {

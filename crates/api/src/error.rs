@@ -115,6 +115,9 @@ pub(crate) enum ApiError {
     /// 503: the readiness check failed; the message says what is wrong.
     #[error("not ready: {0}")]
     NotReady(HealthError),
+    /// 503: the readiness check of a server that drains before shutting down.
+    #[error("not ready: shutting down")]
+    ShuttingDown,
     /// 500: anything unexpected. The message reveals nothing; the cause is
     /// logged where the error is created.
     #[error("internal server error")]
@@ -162,7 +165,7 @@ impl ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable | Self::NotReady(_) | Self::TimedOut { .. } => {
+            Self::Unavailable | Self::NotReady(_) | Self::ShuttingDown | Self::TimedOut { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -501,6 +504,7 @@ mod tests {
             (ApiError::Internal, 1500),
             (ApiError::Unavailable, 1503),
             (ApiError::NotReady(HealthError::MigrationsPending(1)), 1503),
+            (ApiError::ShuttingDown, 1503),
         ];
         for (error, code) in cases {
             assert_eq!(error.body().error_code, code, "{error:?}");

@@ -6,6 +6,7 @@
 use domain::health::HealthCheck;
 use poem::{Endpoint, Request, Response};
 
+use crate::drain::DrainState;
 use crate::error::{ApiError, JSON_CONTENT_TYPE};
 
 /// The body of a passing probe.
@@ -31,7 +32,8 @@ impl Endpoint for Live {
 }
 
 /// `GET /health/ready`: 200 when the health check passes, else 503 in the
-/// shape of every error, saying what failed.
+/// shape of every error, saying what failed; 503 at once, without asking,
+/// once the server drains before a shutdown.
 pub(crate) struct Ready<H>(H);
 
 impl<H> Ready<H> {
@@ -44,7 +46,10 @@ impl<H> Ready<H> {
 impl<H: HealthCheck> Endpoint for Ready<H> {
     type Output = Response;
 
-    async fn call(&self, _request: Request) -> poem::Result<Response> {
+    async fn call(&self, request: Request) -> poem::Result<Response> {
+        if DrainState::of(&request) {
+            return Err(ApiError::ShuttingDown.into());
+        }
         self.0.check().await.map_err(ApiError::from)?;
         Ok(ok())
     }

@@ -12,6 +12,7 @@
 
 mod auth;
 mod cors;
+mod drain;
 mod error;
 mod etag;
 mod guarded;

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use domain::health::HealthCheck;
 use domain::integration_point::IntegrationPointService;
-use poem::Server;
 use poem::endpoint::BoxEndpoint;
 use poem::listener::TcpAcceptor;
+use poem::{EndpointExt as _, Server};
 
+use crate::drain::{Drain, DrainState};
 use crate::head_timeout::HeadTimeout;
 use crate::{ApiConfig, app};
 
@@ -20,6 +21,7 @@ pub struct HttpServer {
     acceptor: HeadTimeout<TcpAcceptor>,
     local_addr: SocketAddr,
     endpoint: BoxEndpoint<'static>,
+    drain: DrainState,
 }
 
 impl HttpServer {
@@ -36,13 +38,15 @@ impl HttpServer {
     ) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(address).await?;
         let local_addr = listener.local_addr()?;
+        let drain = DrainState::default();
+        let header_read_timeout = config.header_read_timeout;
         Ok(Self {
-            acceptor: HeadTimeout::new(
-                TcpAcceptor::from_tokio(listener)?,
-                config.header_read_timeout,
-            ),
+            acceptor: HeadTimeout::new(TcpAcceptor::from_tokio(listener)?, header_read_timeout),
             local_addr,
-            endpoint: app(service, health, config),
+            endpoint: app(service, health, config)
+                .with(Drain(drain.clone()))
+                .boxed(),
+            drain,
         })
     }
 
@@ -51,18 +55,33 @@ impl HttpServer {
         self.local_addr
     }
 
-    /// Serves until `shutdown` completes; then stops accepting and gives
-    /// in-flight requests up to `grace` to finish.
+    /// Serves until `shutdown` completes with a drain period; then drains
+    /// for that long (serving on, but answering `/health/ready` with 503 and
+    /// closing each connection after its response), stops accepting, and
+    /// gives in-flight requests up to `grace` to finish.
     ///
     /// # Errors
     /// When accepting connections fails.
     pub async fn run_until(
         self,
-        shutdown: impl Future<Output = ()> + Send,
+        shutdown: impl Future<Output = Duration> + Send,
         grace: Duration,
     ) -> io::Result<()> {
+        let drain = self.drain;
+        let stop_accepting = async move {
+            let period = shutdown.await;
+            drain.start();
+            if !period.is_zero() {
+                tracing::info!(
+                    delay_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+                    "draining: not ready, closing connections after their responses"
+                );
+                tokio::time::sleep(period).await;
+            }
+            tracing::info!("no longer accepting connections");
+        };
         Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(grace))
+            .run_with_graceful_shutdown(self.endpoint, stop_accepting, Some(grace))
             .await
     }
 }

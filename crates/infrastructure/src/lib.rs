@@ -12,7 +12,7 @@ pub mod system;
 
 pub use persistence::{
     ConnectError, Database, DatabaseSettings, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository,
-    connect, migrate, migrate_down, migration_status, pending_migrations, ping,
+    connect, is_transient, migrate, migrate_down, migration_status, pending_migrations, ping,
 };
 /// sea-orm's connection that [`Database::connection`] lends, and the error
 /// type of migrations, so that callers need no direct dependency on sea-orm.

@@ -13,8 +13,8 @@ mod query;
 mod repository;
 
 pub use connect::{
-    ConnectError, Database, DatabaseSettings, connect, migrate, migrate_down, migration_status,
-    pending_migrations, ping,
+    ConnectError, Database, DatabaseSettings, connect, is_transient, migrate, migrate_down,
+    migration_status, pending_migrations, ping,
 };
 pub use health::SeaOrmHealthCheck;
 pub use repository::SeaOrmIntegrationPointRepository;

@@ -32,9 +32,15 @@ Besides the API under /rest/v1/service/integration_points, it serves:
   GET /metrics         Prometheus metrics
   GET /docs            Swagger UI (GET /openapi.json is the document)
 
-SIGTERM or SIGINT stops it gracefully: it stops accepting connections, gives
-requests in flight server.shutdown_timeout_ms to finish, closes the database
-pool and exits with status 0.";
+It listens before it reaches the database, answering 503 until it has
+connected and migrated, and keeps trying (database.startup_timeout_ms bounds
+the wait; 0, the default, waits for ever).
+
+SIGTERM stops it gracefully: for server.shutdown_delay_ms it serves on, not
+ready and closing each connection after its response, while load balancers
+stop routing to it; then it stops accepting connections, gives requests in
+flight server.shutdown_timeout_ms to finish, closes the database pool and
+exits with status 0. SIGINT does the same without the delay.";
 
 /// Integration points: a REST service that manages the channels connecting the
 /// platform to outside messaging systems (web hooks, Telegram bots, …).
@@ -191,7 +197,7 @@ async fn openapi(settings: &Settings) -> anyhow::Result<String> {
     offline.database.auto_migrate = false;
     offline.database.min_connections = 1;
     offline.database.max_connections = 1;
-    let service = startup::build_service(&offline).await?;
+    let service = startup::build_service(&offline)?;
     Ok(api::openapi_json(service, startup::api_config(settings)))
 }
 

@@ -43,6 +43,9 @@ pub struct ServerSettings {
     pub port: u16,
     /// How long in-flight requests may take to finish on shutdown.
     pub shutdown_timeout_ms: u64,
+    /// How long the server keeps serving after SIGTERM, not ready, before
+    /// it stops accepting: the time load balancers take to stop routing to it.
+    pub shutdown_delay_ms: u64,
     /// How long a connection may take to deliver a complete request head,
     /// from being accepted or from the previous response.
     pub header_read_timeout_ms: u64,
@@ -68,6 +71,9 @@ pub struct DatabaseSettings {
     pub min_connections: u32,
     /// Bound on opening one connection.
     pub connect_timeout_ms: u64,
+    /// How long `serve` keeps trying to reach (and migrate) the database at
+    /// start-up before it gives up; 0 for ever.
+    pub startup_timeout_ms: u64,
     /// Bound on waiting for a pooled connection.
     pub acquire_timeout_ms: u64,
     /// Bound on one statement of the repository.

@@ -11,6 +11,7 @@ use infrastructure::{
     Database, OsRandomTokens, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository, SystemClock,
     UuidV7Ids,
 };
+use tokio::time::Instant;
 
 use crate::access;
 use crate::configuration::{Settings, redact_url_password};
@@ -23,28 +24,62 @@ pub type ProductionService =
 /// connection to come back, and one stuck on a dead network never would.
 const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A built service, bound to its port and ready to serve.
+/// The wait before the second attempt to reach the database at start-up;
+/// each later wait doubles, up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// The longest wait between two attempts to reach the database at start-up,
+/// and the shortest time between two log lines about failed attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// How the process was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM, what orchestrators send: drain for `server.shutdown_delay_ms`
+    /// first, while load balancers stop routing here.
+    Drain,
+    /// SIGINT (Ctrl-C), or a test: stop accepting at once.
+    Now,
+}
+
+/// A built service, bound to its port and serving once started.
 pub struct Application {
     server: HttpServer,
-    shutdown_timeout: Duration,
     db: Database,
+    startup: Startup,
+    shutdown_timeout: Duration,
+    shutdown_delay: Duration,
+}
+
+/// What reaching the database at start-up needs.
+struct Startup {
+    auto_migrate: bool,
+    /// `None` to try for ever.
+    timeout: Option<Duration>,
+    /// The database URL without its password, for the log.
+    safe_url: String,
 }
 
 impl Application {
-    /// Connects to the database (migrating it when configured to), wires the
-    /// use cases and binds the listener. Port 0 binds a free port; see [`Self::port`].
+    /// Checks the settings, wires the use cases and binds the listener, without
+    /// touching the database: [`Self::run_until`] connects (and migrates) while
+    /// it serves. Port 0 binds a free port; see [`Self::port`].
     ///
     /// # Errors
-    /// Any start-up step that fails, with the step named; first of all, no
-    /// API keys on an address other than loopback (contract §6).
+    /// Any start-up step that fails, with the step named: invalid database
+    /// settings, a port that cannot be bound, and first of all API keys
+    /// missing on an address other than loopback (contract §6).
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         access::check_exposure(&settings.server.host, settings.auth.access())?;
-        let db = open_database(settings).await?;
+        let db_settings = &settings.database;
+        let safe_url = redact_url_password(&db_settings.url);
+        let db = Database::new(&db_settings.to_connection_settings())
+            .with_context(|| format!("cannot use the database at {safe_url}"))?;
         let service = service_over(&db)?;
         // Readiness waits on the database no longer than a request would.
         let health = SeaOrmHealthCheck::new(
             db.clone(),
-            Duration::from_millis(settings.database.acquire_timeout_ms),
+            Duration::from_millis(db_settings.acquire_timeout_ms),
         );
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let server = HttpServer::bind(&address, service, health, api_config(settings))
@@ -53,8 +88,15 @@ impl Application {
         tracing::info!(address = %server.local_addr(), "listening");
         Ok(Self {
             server,
-            shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
             db,
+            startup: Startup {
+                auto_migrate: db_settings.auto_migrate,
+                timeout: Some(Duration::from_millis(db_settings.startup_timeout_ms))
+                    .filter(|timeout| !timeout.is_zero()),
+                safe_url,
+            },
+            shutdown_timeout: Duration::from_millis(settings.server.shutdown_timeout_ms),
+            shutdown_delay: Duration::from_millis(settings.server.shutdown_delay_ms),
         })
     }
 
@@ -68,22 +110,57 @@ impl Application {
         self.local_addr().port()
     }
 
-    /// Serves until `shutdown` completes: then stops accepting connections,
-    /// lets in-flight requests finish for at most the configured time, and
-    /// closes the database pool.
+    /// Serves until `shutdown` completes, and meanwhile connects to the
+    /// database (migrating it when configured to), trying again with growing
+    /// delays while it cannot; until then requests that need the database
+    /// answer 503. On [`Stop::Drain`] it drains for the configured delay
+    /// first; then it stops accepting connections, lets in-flight requests
+    /// finish for at most the configured time, and closes the database pool.
     ///
     /// # Errors
-    /// When the server fails, or the pool does not close in time.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        let served = self
-            .server
-            .run_until(shutdown, self.shutdown_timeout)
+    /// When the database could not be reached within
+    /// `database.startup_timeout_ms` or its migrations failed (the server
+    /// then stops at once), the server fails, or the pool does not close in
+    /// time.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = Stop> + Send,
+    ) -> anyhow::Result<()> {
+        let Self {
+            server,
+            db,
+            startup,
+            shutdown_timeout,
+            shutdown_delay,
+        } = self;
+        let mut failed = None;
+        let stop = async {
+            let connected = async {
+                match startup.connect(&db).await {
+                    // Serving goes on until the shutdown signal.
+                    Ok(()) => std::future::pending().await,
+                    Err(error) => error,
+                }
+            };
+            tokio::select! {
+                stop = shutdown => match stop {
+                    Stop::Drain => shutdown_delay,
+                    Stop::Now => Duration::ZERO,
+                },
+                error = connected => {
+                    failed = Some(error);
+                    Duration::ZERO
+                }
+            }
+        };
+        let served = server
+            .run_until(stop, shutdown_timeout)
             .await
             .context("the HTTP server failed");
         // Closed explicitly, whatever the server's fate: PostgreSQL then sees
         // each session end cleanly instead of a connection reset, and SQLite
         // checkpoints its write-ahead log.
-        let closed = match tokio::time::timeout(POOL_CLOSE_TIMEOUT, self.db.close()).await {
+        let closed = match tokio::time::timeout(POOL_CLOSE_TIMEOUT, db.close()).await {
             Ok(()) => Ok(()),
             Err(_) => Err(anyhow::anyhow!(
                 "the database pool did not close within {POOL_CLOSE_TIMEOUT:?}"
@@ -92,7 +169,107 @@ impl Application {
         if closed.is_ok() {
             tracing::info!("database connections closed");
         }
-        served.and(closed)
+        match failed {
+            Some(error) => Err(error),
+            None => served.and(closed),
+        }
+    }
+}
+
+/// Why one attempt to reach the database failed.
+enum AttemptError {
+    /// The database could not be reached, or was lost or busy: try again.
+    Transient(anyhow::Error),
+    /// The database answered, and what it said will not change: give up.
+    Permanent(anyhow::Error),
+}
+
+impl Startup {
+    /// Opens and migrates `db`, trying again after each transient failure,
+    /// until it succeeds or the start-up timeout passes; then lets the
+    /// repository's statements through.
+    async fn connect(&self, db: &Database) -> anyhow::Result<()> {
+        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
+        let mut delay = FIRST_RETRY_DELAY;
+        let mut failures: u64 = 0;
+        let mut last_error = None;
+        let mut last_logged: Option<Instant> = None;
+        loop {
+            let attempt = self.attempt(db);
+            let outcome = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, attempt).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        let error = last_error.unwrap_or_else(|| {
+                            anyhow::anyhow!("the database did not answer in time")
+                        });
+                        return Err(self.give_up(error, failures));
+                    }
+                },
+                None => attempt.await,
+            };
+            let error = match outcome {
+                Ok(()) => {
+                    db.admit_statements();
+                    tracing::info!(database = %self.safe_url, "database ready");
+                    return Ok(());
+                }
+                Err(AttemptError::Permanent(error)) => return Err(error),
+                Err(AttemptError::Transient(error)) => error,
+            };
+            failures += 1;
+            let now = Instant::now();
+            if deadline.is_some_and(|deadline| now >= deadline) {
+                return Err(self.give_up(error, failures));
+            }
+            // One line per interval at most: a database that stays down for
+            // an hour must not flood the log.
+            if last_logged.is_none_or(|logged| now - logged >= MAX_RETRY_DELAY) {
+                tracing::warn!(
+                    database = %self.safe_url,
+                    failures,
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    error = format!("{error:#}"),
+                    "the database is not available yet; serving 503 until it is"
+                );
+                last_logged = Some(now);
+            }
+            last_error = Some(error);
+            let wait = deadline.map_or(delay, |deadline| delay.min(deadline - now));
+            tokio::time::sleep(wait).await;
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
+    }
+
+    /// The error `serve` exits with when the start-up timeout has passed.
+    fn give_up(&self, last_error: anyhow::Error, failures: u64) -> anyhow::Error {
+        let timeout = self.timeout.unwrap_or_default();
+        last_error.context(format!(
+            "gave up on the database at {} after {} ms (database.startup_timeout_ms) \
+             and {failures} failed attempt(s)",
+            self.safe_url,
+            timeout.as_millis()
+        ))
+    }
+
+    /// One attempt: open the database, then migrate it when configured to.
+    async fn attempt(&self, db: &Database) -> Result<(), AttemptError> {
+        db.open()
+            .await
+            .map_err(|error| AttemptError::Transient(error.into()))?;
+        if self.auto_migrate {
+            infrastructure::migrate(db).await.map_err(|error| {
+                let transient = infrastructure::is_transient(&error);
+                let error =
+                    anyhow::Error::new(error).context("failed to apply database migrations");
+                if transient {
+                    AttemptError::Transient(error)
+                } else {
+                    AttemptError::Permanent(error)
+                }
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -110,31 +287,15 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
     }
 }
 
-/// Connects, migrates when configured, and wires the use cases.
+/// The use cases over the database `settings` name, without connecting to
+/// it: what describing the API needs.
 ///
 /// # Errors
-/// When the database cannot be reached or migrated.
-pub async fn build_service(settings: &Settings) -> anyhow::Result<ProductionService> {
-    service_over(&open_database(settings).await?)
-}
-
-/// Connects to the configured database and migrates it when configured to.
-///
-/// # Errors
-/// When the database cannot be reached or migrated.
-async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
-    let db_settings = &settings.database;
-    let safe_url = redact_url_password(&db_settings.url);
-    let db = infrastructure::connect(&db_settings.to_connection_settings())
-        .await
-        .with_context(|| format!("failed to connect to the database at {safe_url}"))?;
-    if db_settings.auto_migrate {
-        infrastructure::migrate(&db)
-            .await
-            .context("failed to apply database migrations")?;
-    }
-    tracing::info!(database = %safe_url, "database ready");
-    Ok(db)
+/// When the database settings are invalid.
+pub fn build_service(settings: &Settings) -> anyhow::Result<ProductionService> {
+    let db = Database::new(&settings.database.to_connection_settings())
+        .context("invalid database settings")?;
+    service_over(&db)
 }
 
 /// The use cases over the repository on `db`.
@@ -152,8 +313,8 @@ fn service_over(db: &Database) -> anyhow::Result<ProductionService> {
     ))
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT (Ctrl-C), saying how to stop.
+pub async fn shutdown_signal() -> Stop {
     let interrupt = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for SIGINT");
@@ -175,7 +336,13 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received; shutting down"),
-        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+        () = interrupt => {
+            tracing::info!("SIGINT received; shutting down");
+            Stop::Now
+        }
+        () = terminate => {
+            tracing::info!("SIGTERM received; shutting down");
+            Stop::Drain
+        }
     }
 }

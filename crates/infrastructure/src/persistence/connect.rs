@@ -19,7 +19,7 @@ use sea_orm::{
     SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait as _,
 };
 
-use super::error::store_error;
+use super::error::{is_unavailable, store_error};
 use super::pool::{ConnectionPool, Deadlines};
 
 /// The page cache of each connection to a SQLite file, in KiB when negative
@@ -219,15 +219,72 @@ const ADMIN_CONNECTIONS: u32 = 2;
 /// How long a connection of sea-orm's own pool stays open unused.
 const ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// An open database: the pool the repository's statements run on, and
-/// sea-orm's connection for migrations and everything else.
+/// A database: the pool the repository's statements run on, and sea-orm's
+/// connection for migrations and everything else.
 #[derive(Debug, Clone)]
 pub struct Database {
     connection: DatabaseConnection,
     pool: ConnectionPool,
+    /// The PostgreSQL schema to create when opening.
+    schema: Option<String>,
+    min_connections: usize,
+    connect_timeout: Duration,
 }
 
 impl Database {
+    /// The database `settings` name, with its settings checked and its pools
+    /// made, but nothing opened yet: the repository's statements fail as
+    /// unavailable until [`Database::open`] has succeeded and
+    /// [`Database::admit_statements`] been called. A service can thus serve
+    /// (and answer 503) while its database is still down, and connect when it
+    /// comes up.
+    ///
+    /// SQLite connections all run in WAL mode with `synchronous = NORMAL`, a
+    /// 5 s busy timeout, foreign keys and `case_sensitive_like` on (so that
+    /// `like` is case-sensitive as on PostgreSQL). A PostgreSQL schema, when
+    /// configured, is every connection's search path; PostgreSQL also stops a
+    /// repository statement at `settings.statement_timeout`, as the client
+    /// does. Statement logging is off: bound values include tokens.
+    ///
+    /// # Errors
+    /// [`ConnectError`] for invalid settings, or a directory for the SQLite
+    /// file that cannot be created.
+    pub fn new(settings: &DatabaseSettings) -> Result<Self, ConnectError> {
+        build(settings)
+    }
+
+    /// Opens `database.min_connections` connections (at least one, which
+    /// proves the database reachable) and creates the PostgreSQL schema if
+    /// missing, within `settings.connect_timeout`. Opening again after a
+    /// failure carries on where the failure stopped.
+    ///
+    /// # Errors
+    /// [`ConnectError::Database`] when the database refuses or cannot be
+    /// reached, [`ConnectError::TimedOut`] when it does not answer in time.
+    pub async fn open(&self) -> Result<(), ConnectError> {
+        let open = async {
+            self.pool
+                .open(self.min_connections)
+                .await
+                .map_err(ConnectError::Database)?;
+            if let Some(schema) = &self.schema {
+                create_schema(&self.connection, schema)
+                    .await
+                    .map_err(ConnectError::Database)?;
+            }
+            Ok(())
+        };
+        tokio::time::timeout(self.connect_timeout, open)
+            .await
+            .map_err(|_| ConnectError::TimedOut(self.connect_timeout))?
+    }
+
+    /// Lets the repository's statements through, once the database is open
+    /// and, where the caller migrates, migrated.
+    pub fn admit_statements(&self) {
+        self.pool.admit();
+    }
+
     /// sea-orm's connection to the database: migrations, and statements
     /// outside the repository. It keeps at most two connections of its own,
     /// opened when needed.
@@ -248,20 +305,22 @@ impl Database {
     }
 }
 
-/// Opens the database `settings` names and prepares it.
-///
-/// SQLite connections all run in WAL mode with `synchronous = NORMAL`, a 5 s
-/// busy timeout, foreign keys and `case_sensitive_like` on (so that `like` is
-/// case-sensitive as on PostgreSQL); the directory of a database file is
-/// created if missing. A PostgreSQL schema, when configured, is created if
-/// missing and is every connection's search path; PostgreSQL also stops a
-/// repository statement at `settings.statement_timeout`, as the client does.
-/// Statement logging is off: bound values include tokens.
+/// Opens the database `settings` names and prepares it: [`Database::new`],
+/// [`Database::open`] and [`Database::admit_statements`] in one, for callers
+/// that need the database now or not at all.
 ///
 /// # Errors
 /// [`ConnectError`] for invalid settings, an unreachable database, or a
 /// database that does not answer within `settings.connect_timeout`.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
+    let database = Database::new(settings)?;
+    database.open().await?;
+    database.admit_statements();
+    Ok(database)
+}
+
+/// The pools of the database `settings` names, none of them connected.
+fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
     let target = Target::of(&settings.url)?;
     let (max, min) = (settings.max_connections, settings.min_connections);
     if max == 0 || min > max {
@@ -269,7 +328,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Database, ConnectErr
     }
     let schema = match (&settings.schema, &target) {
         (None, _) => None,
-        (Some(schema), Target::Postgres) if is_identifier(schema) => Some(schema.as_str()),
+        (Some(schema), Target::Postgres) if is_identifier(schema) => Some(schema.clone()),
         (Some(schema), Target::Postgres) => {
             return Err(ConnectError::InvalidSchema(schema.clone()));
         }
@@ -289,8 +348,8 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Database, ConnectErr
             let mut options = PgConnectOptions::from_str(&settings.url)
                 .map_err(ConnectError::InvalidUrl)?
                 .disable_statement_logging();
-            if let Some(schema) = schema {
-                options = options.options([("search_path", schema)]);
+            if let Some(schema) = &schema {
+                options = options.options([("search_path", schema.as_str())]);
             }
             let statement_timeout = settings.statement_timeout.as_millis().to_string();
             // random_page_cost: PostgreSQL's default (4) prices a page read
@@ -333,21 +392,13 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Database, ConnectErr
             )
         }
     };
-
-    let open = async {
-        pool.open(usize::try_from(min).unwrap_or(usize::MAX))
-            .await
-            .map_err(ConnectError::Database)?;
-        if let Some(schema) = schema {
-            create_schema(&connection, schema)
-                .await
-                .map_err(ConnectError::Database)?;
-        }
-        Ok(Database { connection, pool })
-    };
-    tokio::time::timeout(settings.connect_timeout, open)
-        .await
-        .map_err(|_| ConnectError::TimedOut(settings.connect_timeout))?
+    Ok(Database {
+        connection,
+        pool,
+        schema,
+        min_connections: usize::try_from(min).unwrap_or(usize::MAX),
+        connect_timeout: settings.connect_timeout,
+    })
 }
 
 /// sea-orm's own pool: small, and empty when unused.
@@ -405,6 +456,13 @@ async fn create_schema(db: &DatabaseConnection, schema: &str) -> Result<(), DbEr
         }
         result => result.map(drop),
     }
+}
+
+/// Whether a failure to migrate may pass by itself (the database was
+/// unreachable, lost the connection, or refused work for now), so that
+/// trying again later makes sense.
+pub fn is_transient(error: &DbErr) -> bool {
+    is_unavailable(error)
 }
 
 /// Which way a migration run goes.

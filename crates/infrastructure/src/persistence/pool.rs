@@ -28,7 +28,8 @@
 //! to 26 times their median.
 
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Metrics, Object, PoolError, QueueMode, RecycleError, RecycleResult};
@@ -348,6 +349,9 @@ enum Pools {
 pub(crate) struct ConnectionPool {
     pools: Pools,
     deadlines: Deadlines,
+    /// Whether statements may run: not before the database is open (and
+    /// migrated), so that none meets a schema that is not there yet.
+    admitted: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ConnectionPool {
@@ -387,6 +391,7 @@ impl ConnectionPool {
         Self {
             pools: Pools::Postgres(build(options, max_size, false)),
             deadlines,
+            admitted: Arc::default(),
         }
     }
 
@@ -402,6 +407,7 @@ impl ConnectionPool {
                 writes: Some(build(options, 1, false)),
             },
             deadlines,
+            admitted: Arc::default(),
         }
     }
 
@@ -416,6 +422,7 @@ impl ConnectionPool {
                 writes: None,
             },
             deadlines,
+            admitted: Arc::default(),
         }
     }
 
@@ -435,6 +442,7 @@ impl ConnectionPool {
         Route {
             pool,
             deadlines: self.deadlines,
+            admitted: self.admitted.load(Ordering::Acquire),
         }
     }
 
@@ -447,7 +455,13 @@ impl ConnectionPool {
         Route {
             pool,
             deadlines: self.deadlines,
+            admitted: self.admitted.load(Ordering::Acquire),
         }
+    }
+
+    /// Lets statements run from now on.
+    pub(crate) fn admit(&self) {
+        self.admitted.store(true, Ordering::Release);
     }
 
     /// Opens connections until `count` are open (each pool at most full),
@@ -531,10 +545,15 @@ enum PoolRef<'a> {
 pub(crate) struct Route<'a> {
     pool: PoolRef<'a>,
     deadlines: Deadlines,
+    /// Whether the pool admitted statements when the route was taken.
+    admitted: bool,
 }
 
 impl Route<'_> {
     async fn checkout<DB: SqlxDatabase>(&self, pool: &Pool<DB>) -> Result<Checkout<DB>, DbErr> {
+        if !self.admitted {
+            return Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
+        }
         match tokio::time::timeout(self.deadlines.acquire, pool.get()).await {
             Ok(result) => result.map_err(acquire_error),
             Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
