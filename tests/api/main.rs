@@ -15,6 +15,7 @@ mod errors;
 mod examples;
 mod limits;
 mod logs;
+mod nul;
 mod operations;
 mod outage;
 mod paging;

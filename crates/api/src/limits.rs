@@ -1,5 +1,7 @@
 //! Limits on each request that the framework does not enforce by itself: the
-//! length of the query string and the time a request may take.
+//! length of the query string, the domain's rule that no value holds NUL
+//! (here for query parameters, which not every operation reads), and the time
+//! a request may take.
 //!
 //! Both answer in the §4 shape, through [`ApiError`]. The body limit and the
 //! nesting limit of JSON bodies are enforced where bodies are read (the
@@ -8,12 +10,14 @@
 
 use std::time::Duration;
 
+use domain::integration_point::reject_nul;
 use poem::{Endpoint, Middleware, Request};
 
 use crate::error::ApiError;
 
-/// Rejects query strings longer than a limit (414) and stops requests that
-/// take longer than a timeout (503).
+/// Rejects query strings longer than a limit (414) and query parameters
+/// holding NUL (400, naming the parameter), and stops requests that take
+/// longer than a timeout (503).
 ///
 /// The timeout covers reading the body and handling the request, so a client
 /// that sends its body slowly and a database that does not answer are both
@@ -66,6 +70,7 @@ impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
             }
             .into());
         }
+        nul_free_query(&request)?;
         match tokio::time::timeout(self.timeout, self.inner.call(request)).await {
             Ok(result) => result,
             Err(_) => {
@@ -78,6 +83,82 @@ impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
                 }
                 .into())
             }
+        }
+    }
+}
+
+/// Every query parameter, named or valued, obeys the rule of every value:
+/// no NUL. Unknown parameters too, so the answer never depends on which
+/// parameters an operation happens to read.
+fn nul_free_query(request: &Request) -> Result<(), ApiError> {
+    // A decoded query holds NUL only where the raw one spells `%00`; the
+    // common request is spared the decoding.
+    let raw = request.uri().query().unwrap_or_default();
+    if !raw.contains("%00") {
+        return Ok(());
+    }
+    let pairs: Vec<(String, String)> = request.params().unwrap_or_default();
+    for (name, value) in pairs {
+        if let Err(error) = reject_nul(&name).and_then(|()| reject_nul(&value)) {
+            return Err(ApiError::invalid(&name, format!("{name}: {error}")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::http::StatusCode;
+
+    use super::*;
+
+    fn verdict(uri: &str) -> Result<(), (StatusCode, Option<String>, String)> {
+        let request = Request::builder().uri_str(uri).finish();
+        nul_free_query(&request).map_err(|error| {
+            let body = error.body();
+            (
+                error.status(),
+                body.error_details.map(|d| d.field),
+                body.error_message,
+            )
+        })
+    }
+
+    #[test]
+    fn a_nul_in_any_query_parameter_is_a_400_naming_it() {
+        for (uri, name) in [
+            ("/p?mask=id%00", "mask"),
+            ("/p?limit=1&after=%00", "after"),
+            ("/p?unknown=a%00b", "unknown"),
+            ("/p?flat=true&count=exact%00", "count"),
+        ] {
+            assert_eq!(
+                verdict(uri),
+                Err((
+                    StatusCode::BAD_REQUEST,
+                    Some(name.to_owned()),
+                    format!("{name}: must not contain the NUL character")
+                )),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_nul_in_a_parameters_name_is_a_400_too() {
+        assert!(verdict("/p?a%00=1").is_err());
+    }
+
+    #[test]
+    fn queries_without_nul_pass_however_they_are_encoded() {
+        for uri in [
+            "/p",
+            "/p?",
+            "/p?mask=id,code",
+            "/p?x=%2500",
+            "/p?filter=%7B%7D&x=%FF",
+        ] {
+            assert_eq!(verdict(uri), Ok(()), "{uri}");
         }
     }
 }

@@ -5,7 +5,8 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
-use poem::error::ResponseError;
+use domain::integration_point::TextError;
+use poem::error::{MethodNotAllowedError, NotFoundError, ResponseError};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
@@ -15,7 +16,10 @@ use crate::routes::{AllowTable, RouteTemplates};
 
 /// Answers every error that reaches it with a §4 body, so that no layer (the
 /// router, poem-openapi's extractors, the handlers) can leak a `text/plain`
-/// error. A 405 gets the `Allow` header of its path.
+/// error. A 405 gets the `Allow` header of its path. A path holding NUL that
+/// no route serves (404, 405) is a 400 naming `path`, as every value holding
+/// NUL is; one that reaches an operation has the NUL in a parameter, such as
+/// an id, whose own type rejects it naming the parameter.
 pub(crate) struct ErrorShape {
     allow: Arc<AllowTable>,
 }
@@ -56,6 +60,15 @@ impl<E: Endpoint> Endpoint for ErrorShapeEndpoint<E> {
             Ok(output) => Ok(output.into_response()),
             // A response some layer chose to send as an error is sent as it is.
             Err(error) if error.is_from_response() => Ok(error.into_response()),
+            Err(error)
+                if (error.is::<NotFoundError>() || error.is::<MethodNotAllowedError>())
+                    && path.contains("%00") =>
+            {
+                Ok(
+                    ApiError::invalid("path", format!("path: {}", TextError::ContainsNul))
+                        .as_response(),
+                )
+            }
             Err(error) => Ok(ApiError::from_poem(error, || self.allow.allow(&path)).as_response()),
         }
     }

@@ -215,7 +215,7 @@ fn json_type(value: &Value) -> &'static str {
 fn invalid_json(param: &'static str, error: &serde_json::Error) -> ParamError {
     ParamError::InvalidJson {
         param,
-        detail: error.to_string(),
+        detail: crate::payload::json_error_detail(error),
     }
 }
 

@@ -150,9 +150,31 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )));
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
-        ApiError::bad_request(format!("the request body is not valid JSON: {error}"))
+        ApiError::bad_request(format!(
+            "the request body is not valid JSON: {}",
+            json_error_detail(&error)
+        ))
     })?;
     serde_path_to_error::deserialize(Strict(value)).map_err(body_error)
+}
+
+/// What is wrong with text that did not parse as JSON, with its position.
+///
+/// JSON lets a `\\u` escape name half of a UTF-16 surrogate pair, which no
+/// string of Unicode characters can hold; serde_json's words for that
+/// ("unexpected end of hex escape") do not tell a client what to fix.
+pub(crate) fn json_error_detail(error: &serde_json::Error) -> String {
+    let detail = error.to_string();
+    if detail.contains("surrogate") || detail.contains("hex escape") {
+        format!(
+            "strings must hold Unicode characters, and a \\u escape of U+D800 to U+DFFF \
+             (a UTF-16 surrogate) must be a high one followed by a low one ({detail})"
+        )
+    } else if detail.starts_with("invalid unicode code point") {
+        format!("the text must be UTF-8 ({detail})")
+    } else {
+        detail
+    }
 }
 
 fn body_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
@@ -331,6 +353,63 @@ mod tests {
     }
 
     #[test]
+    fn lone_surrogate_escapes_are_rejected_saying_what_to_fix() {
+        for json in [
+            r#"{"code": "\ud800"}"#,
+            r#"{"code": "\ud800x"}"#,
+            r#"{"code": "\udc00"}"#,
+            r#"{"code": "a\udfff"}"#,
+            r#"{"code": "\ud800\u0041"}"#,
+            r#"{"code": "\ud800\ud800"}"#,
+        ] {
+            let (field, message) = rejection(json);
+            assert_eq!(field, None, "{json}");
+            assert!(
+                message.starts_with(
+                    "the request body is not valid JSON: strings must hold Unicode characters"
+                ),
+                "{json}: {message}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_lone_surrogate_escape_anywhere_in_a_body_is_a_400_saying_so(
+            before in "[a-z ]{0,8}",
+            surrogate in 0xd800u32..0xe000,
+            after in proptest::prop_oneof![
+                proptest::strategy::Just(String::new()),
+                "[a-z\"]{1,3}",
+                proptest::strategy::Just("\\u0041".to_owned()),
+                proptest::strategy::Just("\\ud800".to_owned()),
+            ],
+            in_title in proptest::arbitrary::any::<bool>(),
+        ) {
+            let text = format!("{before}\\u{surrogate:04x}{after}");
+            let json = if in_title {
+                format!(r#"{{"code": "A", "title": "{text}"}}"#)
+            } else {
+                format!(r#"{{"code": "{text}"}}"#)
+            };
+            let error = parse::<Outer>(json.as_bytes()).expect_err("rejected");
+            proptest::prop_assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+            proptest::prop_assert!(
+                error.to_string().starts_with(
+                    "the request body is not valid JSON: strings must hold Unicode characters"
+                ),
+                "{}: {}", json, error
+            );
+        }
+    }
+
+    #[test]
+    fn a_surrogate_pair_escape_is_one_character() {
+        let outer: Outer = parse(br#"{"code": "\ud83d\ude00"}"#).expect("valid");
+        assert_eq!(outer.code, "\u{1f600}");
+    }
+
+    #[test]
     fn bodies_nested_deeper_than_the_limit_are_rejected_before_parsing() {
         let deep = format!(
             r#"{{"code": "A", "inner": {}{}}}"#,
@@ -348,7 +427,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .starts_with("the request body is not valid JSON"),
+                .starts_with("the request body is not valid JSON: the text must be UTF-8"),
             "{error}"
         );
     }

@@ -274,7 +274,7 @@ impl<S: IntegrationPointService> PointsApi<S> {
         &self,
         body: JsonBody<LookupBody, LookupRequestBody>,
     ) -> Result<LookupResponse, OperationError<Lookup>> {
-        let LookupBody(key) = body.into_inner();
+        let key = body.into_inner().try_into_domain()?;
         let ids = self.service.lookup(key).await?;
         Ok(LookupResponse::Found(Json(
             ids.into_iter().map(|id| id.as_uuid()).collect(),

@@ -28,6 +28,6 @@ pub use query::{
     field_from_path, field_value,
 };
 pub use values::{
-    Code, Comment, FieldError, PointId, PointType, ScriptCode, TextError, Timestamp, Title,
-    TokenLocal, TokenRemote, Url, Version,
+    Code, Comment, FieldError, PointId, PointType, ScriptCode, SearchText, TextError, Timestamp,
+    Title, TokenLocal, TokenRemote, Url, Version, reject_nul,
 };

@@ -4,8 +4,9 @@
 //! typed error of the rule it breaks.
 
 use domain::integration_point::{
-    Code, Comment, Field, Literal, LiteralOperand, Mask, Operator, Page, PointId, PointType,
-    ScriptCode, SortDirection, TextError, Timestamp, Title, TokenLocal, TokenRemote, Url, Version,
+    Code, Comment, Field, FieldError, Literal, LiteralOperand, LookupKey, Mask, Operator, Page,
+    PointId, PointType, ScriptCode, SearchText, SortDirection, TextError, Timestamp, Title,
+    TokenLocal, TokenRemote, Url, Version,
 };
 use domain::integration_point::{Condition, QueryError};
 use proptest::prelude::*;
@@ -17,7 +18,32 @@ fn text() -> impl Strategy<Value = String> {
         any::<String>(),
         "[\\x00-\\x20a-fA-F0-9:/.\\-_é\\u{3000}\\u{85}]{0,40}",
         "(http|https|ftp|HTTP)://[a-z0-9@:\\[\\]./?#-]{0,30}",
+        with_nul(),
     ]
+}
+
+/// A value that would be valid but for one NUL somewhere in it: the NUL
+/// must be what rejects it.
+fn with_nul() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![
+            any::<String>(),
+            "[0-9a-f]{32}",
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "https://[a-z]{1,10}\\.org/[a-z]{0,10}",
+            "[a-z][a-z0-9_]{0,30}",
+        ],
+        any::<proptest::sample::Index>(),
+    )
+        .prop_map(|(valid, at)| {
+            let boundaries: Vec<usize> = valid
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain([valid.len()])
+                .collect();
+            let at = boundaries[at.index(boundaries.len())];
+            format!("{}\0{}", &valid[..at], &valid[at..])
+        })
 }
 
 fn chars(value: &str) -> usize {
@@ -32,6 +58,7 @@ proptest! {
     ]) {
         match PointId::parse(&input) {
             Ok(id) => prop_assert_eq!(id.to_string(), input.to_ascii_lowercase()),
+            Err(error) if input.contains('\0') => prop_assert_eq!(error, TextError::ContainsNul),
             Err(error) => prop_assert_eq!(error, TextError::NotUuid),
         }
     }
@@ -54,6 +81,51 @@ proptest! {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_string_a_client_sends_is_rejected_for_a_nul_and_for_nothing_else(input in with_nul()) {
+        let nul = Err(TextError::ContainsNul);
+        prop_assert_eq!(PointId::parse(&input).map(|_| ()), nul.clone(), "id");
+        prop_assert_eq!(Code::new(input.clone()).map(|_| ()), nul.clone(), "code");
+        prop_assert_eq!(PointType::new(input.clone()).map(|_| ()), nul.clone(), "type");
+        prop_assert_eq!(TokenLocal::new(input.clone()).map(|_| ()), nul.clone(), "token_local");
+        prop_assert_eq!(Timestamp::parse_rfc3339(&input).map(|_| ()), nul.clone(), "timestamp");
+        prop_assert_eq!(SearchText::new(input.clone()).map(|_| ()), nul.clone(), "search text");
+        prop_assert_eq!(LookupKey::any(input.clone()).map(|_| ()), nul.clone(), "lookup key");
+        for field in [Field::Id, Field::Code, Field::TokenLocal] {
+            prop_assert_eq!(
+                LookupKey::for_field(field, input.clone()).map(|_| ()),
+                Err(FieldError::new(field, TextError::ContainsNul)),
+                "lookup by {:?}", field
+            );
+        }
+        for field in Field::ALL {
+            for op in Operator::ALL.into_iter().filter(|op| op.applies_to(field.kind())) {
+                let literal = Literal::String(input.clone());
+                let operand = match op {
+                    Operator::In | Operator::Nin => LiteralOperand::List(vec![literal]),
+                    _ => LiteralOperand::Scalar(literal),
+                };
+                prop_assert_eq!(
+                    Condition::new(field, op, operand).map(|_| ()),
+                    Err(QueryError::InvalidValue { field, error: TextError::ContainsNul }),
+                    "{:?} {:?}", field, op
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn search_texts_and_lookup_keys_keep_any_text_without_nul(input in any::<String>()) {
+        match SearchText::new(input.clone()) {
+            Ok(text) => prop_assert_eq!(text.as_str(), input.as_str()),
+            Err(error) => {
+                prop_assert!(input.contains('\0'));
+                prop_assert_eq!(error, TextError::ContainsNul);
+            }
+        }
+        prop_assert_eq!(LookupKey::any(input.clone()).is_ok(), !input.contains('\0'));
     }
 
     #[test]
@@ -130,6 +202,7 @@ proptest! {
     ]) {
         match Timestamp::parse_rfc3339(&input) {
             Ok(instant) => prop_assert_eq!(Timestamp::parse_rfc3339(&instant.to_string()), Ok(instant)),
+            Err(error) if input.contains('\0') => prop_assert_eq!(error, TextError::ContainsNul),
             Err(error) => prop_assert_eq!(error, TextError::NotTimestamp),
         }
     }

@@ -236,7 +236,7 @@ fn literal(value: Value) -> Literal {
 
 #[cfg(test)]
 mod tests {
-    use domain::integration_point::{ListQuery, Page, Sort};
+    use domain::integration_point::{ListQuery, Page, Sort, TextError};
     use proptest::prelude::*;
 
     use super::*;
@@ -804,6 +804,7 @@ mod tests {
             proptest::sample::select(words.to_vec()).prop_map(Value::from),
             Just(Value::from("b4680fbe-016c-d86f-1d6b-50e54938780c")),
             Just(Value::from("2019-08-28T13:34:16.427Z")),
+            Just(Value::from("a\u{0}b")),
         ];
         leaf.prop_recursive(12, 200, 6, move |inner| {
             prop_oneof![
@@ -878,6 +879,16 @@ mod tests {
         }
     }
 
+    /// Every string in `json`, object keys aside.
+    fn string_leaves<'a>(json: &'a mut Value, out: &mut Vec<&'a mut Value>) {
+        match json {
+            Value::String(_) => out.push(json),
+            Value::Array(items) => items.iter_mut().for_each(|item| string_leaves(item, out)),
+            Value::Object(map) => map.values_mut().for_each(|value| string_leaves(value, out)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
     fn shape() -> impl Strategy<Value = Shape> {
         let leaf = (any::<bool>(), any::<bool>()).prop_map(|(code, kind)| Shape {
             code: code || !kind,
@@ -925,6 +936,67 @@ mod tests {
                 (Err(ParamError::Query(QueryError::TooDeep { .. } | QueryError::TooManyClauses { .. })), Err(_)) => {}
                 (walked, judged) => prop_assert!(false, "{}: walked {:?}, domain {:?}", raw, walked, judged),
             }
+        }
+
+        #[test]
+        fn a_nul_in_any_operand_anywhere_in_a_filter_is_rejected_for_it(
+            shape in shape(),
+            at in any::<proptest::sample::Index>(),
+            wrap in 0usize..5,
+        ) {
+            // Arrange: one string operand of a filter the domain accepts
+            // gets a NUL, bare or inside an operator.
+            let page = Page::new(0, 1, 1).expect("valid page");
+            prop_assume!(ListQuery::new(Some(shape.filter()), Sort::default(), page).is_ok());
+            let mut json = shape.json();
+            let mut leaves = Vec::new();
+            string_leaves(&mut json, &mut leaves);
+            let leaf = leaves.swap_remove(at.index(leaves.len()));
+            let poisoned = Value::from(format!("{}\u{0}", leaf.as_str().unwrap_or_default()));
+            *leaf = match wrap {
+                0 => poisoned,
+                1 => serde_json::json!({"ne": poisoned}),
+                2 => serde_json::json!({"in": ["x", poisoned]}),
+                3 => serde_json::json!({"nin": [poisoned]}),
+                _ => serde_json::json!({"like": poisoned}),
+            };
+            let raw = json.to_string();
+
+            // Act
+            let walked = parse(&raw);
+
+            // Assert
+            prop_assert!(
+                matches!(
+                    walked,
+                    Err(ParamError::Query(QueryError::InvalidValue { error: TextError::ContainsNul, .. }))
+                ),
+                "{}: {:?}", raw, walked
+            );
+        }
+
+        #[test]
+        fn a_lone_surrogate_escape_in_a_filter_is_invalid_json_saying_so(
+            shape in shape(),
+            surrogate in 0xd800u32..0xe000,
+            after in prop_oneof![Just(""), Just("x"), Just("\\u0041"), Just("\\ud800")],
+        ) {
+            // Arrange: a high surrogate followed by a low one would be one
+            // character; every other follower leaves it alone.
+            let raw = shape
+                .json()
+                .to_string()
+                .replacen("\"c\"", &format!("\"\\u{surrogate:04x}{after}\""), 1);
+            prop_assume!(raw.contains("\\u"));
+
+            // Act
+            let walked = parse(&raw);
+
+            // Assert
+            let Err(ParamError::InvalidJson { param: "filter", detail }) = &walked else {
+                return Err(TestCaseError::fail(format!("{raw}: {walked:?}")));
+            };
+            prop_assert!(detail.starts_with("strings must hold Unicode characters"), "{}: {}", raw, detail);
         }
 
         #[test]

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use uuid::Uuid;
 
+use crate::error::ApiError;
 use crate::payload::present;
 
 /// A new integration point: `code` is required, every other field has a
@@ -373,11 +374,35 @@ pub(crate) struct IntegrationPointExt {
     lwt: Option<DateTime<Utc>>,
 }
 
-/// The key LOOKUP searches for, parsed straight into the domain's
-/// [`LookupKey`]: a JSON string, or an object with exactly one of `id`,
-/// `code`, `token_local` whose value is a string.
+/// The key LOOKUP searches for, as sent: a JSON string, or an object with
+/// exactly one of `id`, `code`, `token_local` whose value is a string. The
+/// domain's [`LookupKey`] decides whether the value may be searched for.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct LookupBody(pub(crate) LookupKey);
+pub(crate) enum LookupBody {
+    /// A bare string.
+    Any(String),
+    /// An object: its one key and the value.
+    Field(Field, String),
+}
+
+/// How errors name a bare LOOKUP key, which has no field name of its own.
+pub(crate) const BARE_LOOKUP_KEY: &str = "key";
+
+impl LookupBody {
+    /// The domain's key.
+    ///
+    /// # Errors
+    /// A 400 naming the object's key (or [`BARE_LOOKUP_KEY`]) when the value
+    /// holds NUL.
+    pub(crate) fn try_into_domain(self) -> Result<LookupKey, ApiError> {
+        match self {
+            Self::Any(key) => LookupKey::any(key).map_err(|error| {
+                ApiError::invalid(BARE_LOOKUP_KEY, format!("{BARE_LOOKUP_KEY}: {error}"))
+            }),
+            Self::Field(field, value) => Ok(LookupKey::for_field(field, value)?),
+        }
+    }
+}
 
 /// The keys a lookup object may have, with the fields they search.
 const LOOKUP_FIELDS: [Field; 3] = [Field::Id, Field::Code, Field::TokenLocal];
@@ -398,7 +423,7 @@ impl<'de> Visitor<'de> for LookupVisitor {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<LookupBody, E> {
-        Ok(LookupBody(LookupKey::Any(key.to_owned())))
+        Ok(LookupBody::Any(key.to_owned()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LookupBody, A::Error> {
@@ -418,9 +443,7 @@ impl<'de> Visitor<'de> for LookupVisitor {
         if map.next_key::<IgnoredAny>()?.is_some() {
             return Err(one_key());
         }
-        LookupKey::for_field(field, value)
-            .map(LookupBody)
-            .map_err(de::Error::custom)
+        Ok(LookupBody::Field(field, value))
     }
 }
 
@@ -462,8 +485,15 @@ mod tests {
         serde_json::from_str(json).expect("valid body")
     }
 
-    fn lookup(json: &str) -> Result<LookupKey, serde_json::Error> {
-        serde_json::from_str::<LookupBody>(json).map(|body| body.0)
+    fn lookup(json: &str) -> Result<LookupKey, String> {
+        serde_json::from_str::<LookupBody>(json)
+            .map_err(|error| error.to_string())?
+            .try_into_domain()
+            .map_err(|error| error.to_string())
+    }
+
+    fn key(field: Field, value: &str) -> LookupKey {
+        LookupKey::for_field(field, value).expect("a key field")
     }
 
     #[test]
@@ -578,19 +608,16 @@ mod tests {
     fn a_lookup_string_searches_every_key_field() {
         assert_eq!(
             lookup(r#""ABCDE""#).ok(),
-            Some(LookupKey::Any("ABCDE".into()))
+            Some(LookupKey::any("ABCDE").expect("no NUL"))
         );
     }
 
     #[test]
     fn a_lookup_object_searches_its_one_field() {
-        assert_eq!(
-            lookup(r#"{"code": "A"}"#).ok(),
-            Some(LookupKey::Code("A".into()))
-        );
+        assert_eq!(lookup(r#"{"code": "A"}"#).ok(), Some(key(Field::Code, "A")));
         assert_eq!(
             lookup(r#"{"token_local": "t"}"#).ok(),
-            Some(LookupKey::TokenLocal("t".into()))
+            Some(key(Field::TokenLocal, "t"))
         );
         assert_eq!(
             lookup(r#"{"id": "not a uuid"}"#).ok(),
@@ -612,6 +639,33 @@ mod tests {
             r#"{"code": null}"#,
         ] {
             assert!(lookup(json).is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_nul_in_a_lookup_key_is_a_400_naming_the_key() {
+        for (json, field) in [
+            (r#""a\u0000b""#, BARE_LOOKUP_KEY),
+            (r#"{"id": "\u0000"}"#, "id"),
+            (r#"{"code": "a\u0000"}"#, "code"),
+            (
+                r#"{"token_local": "0123456789abcdef0123456789abcde\u0000"}"#,
+                "token_local",
+            ),
+        ] {
+            let body: LookupBody = serde_json::from_str(json).expect("well-formed");
+            let error = body.try_into_domain().expect_err(json).body();
+            assert_eq!(error.error_code, 1400, "{json}");
+            assert_eq!(
+                error.error_message,
+                format!("{field}: must not contain the NUL character"),
+                "{json}"
+            );
+            assert_eq!(
+                error.error_details.map(|d| d.field).as_deref(),
+                Some(field),
+                "{json}"
+            );
         }
     }
 }

@@ -221,13 +221,13 @@ impl IntegrationPointService for FakeService {
             .iter()
             .filter(|p| match &key {
                 LookupKey::Any(k) => {
-                    p.id().to_string() == *k
-                        || p.attributes().code.as_str() == k
-                        || p.token_local().as_str() == k
+                    p.id().to_string() == k.as_str()
+                        || p.attributes().code.as_str() == k.as_str()
+                        || p.token_local().as_str() == k.as_str()
                 }
                 LookupKey::Id(id) => Some(p.id()) == *id,
-                LookupKey::Code(code) => p.attributes().code.as_str() == code,
-                LookupKey::TokenLocal(token) => p.token_local().as_str() == token,
+                LookupKey::Code(code) => p.attributes().code.as_str() == code.as_str(),
+                LookupKey::TokenLocal(token) => p.token_local().as_str() == token.as_str(),
             })
             .map(IntegrationPoint::id)
             .collect();

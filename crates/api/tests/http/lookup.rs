@@ -1,6 +1,6 @@
 //! `LOOKUP` on the collection, and its alias `POST …/lookup`.
 
-use domain::integration_point::LookupKey;
+use domain::integration_point::{Field, LookupKey};
 use serde_json::json;
 
 use crate::fake::FakeService;
@@ -59,7 +59,7 @@ async fn a_lookup_object_searches_its_one_field() {
     assert_eq!(ok_json(response).await, json!([created["id"]]));
     assert_eq!(
         service.last_lookup(),
-        Some(LookupKey::TokenLocal("01".repeat(16)))
+        Some(LookupKey::for_field(Field::TokenLocal, "01".repeat(16)).expect("a key field"))
     );
 }
 

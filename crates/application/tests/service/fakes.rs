@@ -108,13 +108,13 @@ impl IntegrationPointRepository for InMemoryRepository {
                 .values()
                 .filter(|p| match key {
                     LookupKey::Any(s) => {
-                        p.attributes().code.as_str() == s
-                            || p.token_local().as_str() == s
-                            || p.id().to_string() == *s
+                        p.attributes().code.as_str() == s.as_str()
+                            || p.token_local().as_str() == s.as_str()
+                            || p.id().to_string() == s.as_str()
                     }
                     LookupKey::Id(id) => Some(p.id()) == *id,
-                    LookupKey::Code(s) => p.attributes().code.as_str() == s,
-                    LookupKey::TokenLocal(s) => p.token_local().as_str() == s,
+                    LookupKey::Code(s) => p.attributes().code.as_str() == s.as_str(),
+                    LookupKey::TokenLocal(s) => p.token_local().as_str() == s.as_str(),
                 })
                 .map(IntegrationPoint::id)
                 .collect())

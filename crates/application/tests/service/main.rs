@@ -402,19 +402,19 @@ async fn lookup_finds_by_code_token_or_id_and_reports_no_match() {
     let point = create(&service, "ABCDE").await;
 
     for key in [
-        LookupKey::Any("ABCDE".into()),
-        LookupKey::Any(point.token_local().as_str().into()),
-        LookupKey::Any(point.id().to_string()),
-        LookupKey::Code("ABCDE".into()),
-        LookupKey::TokenLocal(point.token_local().as_str().into()),
+        LookupKey::any("ABCDE").expect("no NUL"),
+        LookupKey::any(point.token_local().as_str()).expect("no NUL"),
+        LookupKey::Any(point.id().into()),
+        LookupKey::for_field(Field::Code, "ABCDE").expect("a key field"),
+        LookupKey::for_field(Field::TokenLocal, point.token_local().as_str()).expect("a key field"),
         LookupKey::Id(Some(point.id())),
     ] {
         let found = service.lookup(key.clone()).await.expect("found");
         assert_eq!(found, vec![point.id()], "{key:?}");
     }
     for key in [
-        LookupKey::Any(String::new()),
-        LookupKey::Code(point.token_local().as_str().into()),
+        LookupKey::any("").expect("no NUL"),
+        LookupKey::for_field(Field::Code, point.token_local().as_str()).expect("a key field"),
         LookupKey::Id(None),
     ] {
         let result = service.lookup(key.clone()).await;
@@ -438,12 +438,17 @@ async fn rotate_token_replaces_the_token_and_the_old_one_stops_matching() {
     assert_eq!(rotated.version(), Version::INITIAL.next());
     assert_eq!(rotated.updated_at().as_millis(), 7_000);
     assert!(matches!(
-        service.lookup(LookupKey::TokenLocal(old)).await,
+        service
+            .lookup(LookupKey::for_field(Field::TokenLocal, old).expect("a key field"))
+            .await,
         Err(LookupError::NoMatch)
     ));
     assert_eq!(
         service
-            .lookup(LookupKey::TokenLocal(rotated.token_local().as_str().into()))
+            .lookup(
+                LookupKey::for_field(Field::TokenLocal, rotated.token_local().as_str())
+                    .expect("a key field")
+            )
             .await
             .expect("new token found"),
         vec![point.id()]

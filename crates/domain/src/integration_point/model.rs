@@ -2,8 +2,8 @@
 
 use super::fields::Field;
 use super::values::{
-    Code, Comment, FieldError, PointId, PointType, ScriptCode, TextError, Timestamp, Title,
-    TokenLocal, TokenRemote, Url, Version,
+    Code, Comment, FieldError, PointId, PointType, ScriptCode, SearchText, TextError, Timestamp,
+    Title, TokenLocal, TokenRemote, Url, Version, reject_nul,
 };
 
 /// Client options of a point.
@@ -357,30 +357,46 @@ pub struct PatchPointRequest {
     pub issync: Option<bool>,
 }
 
-/// What LOOKUP searches for.
+/// What LOOKUP searches for. The text it holds is [`SearchText`], so a key
+/// that reaches a store holds no NUL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupKey {
     /// A bare key, matched against `id` (when it is a UUID), `code` and `token_local`.
-    Any(String),
+    Any(SearchText),
     /// `{"id": …}`: the id alone. `None` when the value is not a UUID, which
     /// matches nothing rather than being an error.
     Id(Option<PointId>),
     /// `{"code": …}`: the code alone.
-    Code(String),
+    Code(SearchText),
     /// `{"token_local": …}`: the local token alone.
-    TokenLocal(String),
+    TokenLocal(SearchText),
 }
 
 impl LookupKey {
+    /// Builds a bare key.
+    ///
+    /// # Errors
+    /// [`TextError::ContainsNul`].
+    pub fn any(value: impl Into<String>) -> Result<Self, TextError> {
+        SearchText::new(value).map(Self::Any)
+    }
+
     /// Builds the key of a single-field lookup object.
     ///
     /// # Errors
-    /// A [`FieldError`] when `field` is not one of `id`, `code`, `token_local`.
-    pub fn for_field(field: Field, value: String) -> Result<Self, FieldError> {
+    /// A [`FieldError`] when `field` is not one of `id`, `code`, `token_local`,
+    /// or when the value holds NUL (even for `id`, where any other malformed
+    /// value merely matches nothing).
+    pub fn for_field(field: Field, value: impl Into<String>) -> Result<Self, FieldError> {
+        let value = value.into();
+        let text = |value| SearchText::new(value).map_err(|error| FieldError::new(field, error));
         match field {
-            Field::Id => Ok(Self::Id(PointId::parse(&value).ok())),
-            Field::Code => Ok(Self::Code(value)),
-            Field::TokenLocal => Ok(Self::TokenLocal(value)),
+            Field::Id => {
+                reject_nul(&value).map_err(|error| FieldError::new(field, error))?;
+                Ok(Self::Id(PointId::parse(&value).ok()))
+            }
+            Field::Code => text(value).map(Self::Code),
+            Field::TokenLocal => text(value).map(Self::TokenLocal),
             other => Err(FieldError::new(
                 other,
                 TextError::Pattern {
@@ -551,13 +567,34 @@ mod tests {
     #[test]
     fn lookup_by_a_malformed_id_matches_nothing_instead_of_failing() {
         assert_eq!(
-            LookupKey::for_field(Field::Id, "nope".into()),
+            LookupKey::for_field(Field::Id, "nope"),
             Ok(LookupKey::Id(None))
         );
     }
 
     #[test]
     fn lookup_objects_take_only_the_key_fields() {
-        assert!(LookupKey::for_field(Field::Url, "x".into()).is_err());
+        assert!(LookupKey::for_field(Field::Url, "x").is_err());
+    }
+
+    #[test]
+    fn lookup_keys_reject_nul_naming_the_field_they_search() {
+        assert_eq!(LookupKey::any("a\0b"), Err(TextError::ContainsNul));
+        for field in [Field::Id, Field::Code, Field::TokenLocal] {
+            assert_eq!(
+                LookupKey::for_field(field, "0123456789abcdef0123456789abcde\0"),
+                Err(FieldError::new(field, TextError::ContainsNul)),
+                "{field:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_keys_without_nul_are_kept_as_sent() {
+        let key = LookupKey::any("a b\u{1}").expect("no NUL");
+        assert_eq!(
+            key,
+            LookupKey::Any(SearchText::new("a b\u{1}").expect("no NUL"))
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use super::fields::{Field, FieldKind, Group};
 use super::model::{FieldRef, IntegrationPoint};
-use super::values::{PointId, TextError, Timestamp};
+use super::values::{PointId, SearchText, TextError, Timestamp, reject_nul};
 
 /// Most items an `in`/`nin` operand may have.
 pub const MAX_LIST_ITEMS: usize = 1000;
@@ -254,7 +254,7 @@ pub enum Value {
     /// An id.
     Id(PointId),
     /// Text.
-    Text(String),
+    Text(SearchText),
     /// A boolean.
     Bool(bool),
     /// An instant.
@@ -269,14 +269,14 @@ impl Value {
             expected: field.kind().expected(),
         };
         let invalid = |error| QueryError::InvalidValue { field, error };
+        if let Literal::String(s) = &literal {
+            // Whatever the field's type, a NUL is named as such.
+            reject_nul(s).map_err(invalid)?;
+        }
         match (field.kind(), literal) {
             (FieldKind::Bool, Literal::Bool(b)) => Ok(Value::Bool(b)),
             (FieldKind::Text, Literal::String(s)) => {
-                if s.contains('\0') {
-                    Err(invalid(TextError::ContainsNul))
-                } else {
-                    Ok(Value::Text(s))
-                }
+                SearchText::new(s).map(Value::Text).map_err(invalid)
             }
             (FieldKind::Id, Literal::String(s)) => {
                 PointId::parse(&s).map(Value::Id).map_err(invalid)
@@ -297,7 +297,7 @@ pub enum Operand {
     /// For `in nin`.
     Many(Vec<Value>),
     /// For `like ilike`: the pattern is data, never SQL.
-    Pattern(String),
+    Pattern(SearchText),
 }
 
 /// One comparison: `field op operand`, valid for the field's type.
@@ -340,13 +340,10 @@ impl Condition {
                 });
             }
             (Operator::Like | Operator::Ilike, LiteralOperand::Scalar(Literal::String(p))) => {
-                if p.contains('\0') {
-                    return Err(QueryError::InvalidValue {
-                        field,
-                        error: TextError::ContainsNul,
-                    });
-                }
-                Operand::Pattern(p)
+                Operand::Pattern(
+                    SearchText::new(p)
+                        .map_err(|error| QueryError::InvalidValue { field, error })?,
+                )
             }
             (Operator::Like | Operator::Ilike, _) => {
                 return Err(QueryError::WrongOperand {
@@ -396,11 +393,11 @@ impl Condition {
             (Operand::Many(vs), Operator::In) => vs.contains(&actual),
             (Operand::Many(vs), Operator::Nin) => !vs.contains(&actual),
             (Operand::Pattern(p), Operator::Like) => match &actual {
-                Value::Text(s) => like(s, p, false),
+                Value::Text(s) => like(s.as_str(), p.as_str(), false),
                 _ => false,
             },
             (Operand::Pattern(p), Operator::Ilike) => match &actual {
-                Value::Text(s) => like(s, p, true),
+                Value::Text(s) => like(s.as_str(), p.as_str(), true),
                 _ => false,
             },
             _ => false,
@@ -412,7 +409,7 @@ impl Condition {
 pub fn field_value(point: &IntegrationPoint, field: Field) -> Value {
     match point.get(field) {
         FieldRef::Id(id) => Value::Id(id),
-        FieldRef::Text(text) => Value::Text(text.to_owned()),
+        FieldRef::Text(text) => Value::Text(SearchText::stored(text)),
         FieldRef::Bool(b) => Value::Bool(b),
         FieldRef::Timestamp(t) => Value::Timestamp(t),
     }
@@ -423,7 +420,7 @@ pub fn field_value(point: &IntegrationPoint, field: Field) -> Value {
 pub fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {
         (Value::Id(a), Value::Id(b)) => Some(a.cmp(b)),
-        (Value::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+        (Value::Text(a), Value::Text(b)) => Some(a.as_str().as_bytes().cmp(b.as_str().as_bytes())),
         (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
         (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
         _ => None,
@@ -1189,15 +1186,47 @@ mod tests {
     }
 
     #[test]
-    fn operands_reject_nul() {
-        assert!(matches!(
-            Condition::new(Field::Code, Operator::Eq, s("a\0")),
-            Err(QueryError::InvalidValue { .. })
-        ));
-        assert!(matches!(
-            Condition::new(Field::Code, Operator::Like, s("a\0%")),
-            Err(QueryError::InvalidValue { .. })
-        ));
+    fn operands_reject_nul_as_nul_whatever_the_fields_type() {
+        let id = "b4680fbe-016c-d86f-1d6b-50e54938780c";
+        let cases = [
+            (Field::Code, Operator::Eq, s("a\0")),
+            (Field::OptsTitle, Operator::Ne, s("\0")),
+            (Field::Code, Operator::Like, s("a\0%")),
+            (Field::TokenLocal, Operator::Ilike, s("%\0")),
+            (
+                Field::Id,
+                Operator::Eq,
+                s("b4680fbe-016c-d86f-1d6b-50e54938780\0"),
+            ),
+            (Field::ExtCt, Operator::Gt, s("2019-08-28T13:34:16Z\0")),
+            (
+                Field::Code,
+                Operator::In,
+                LiteralOperand::List(vec![
+                    Literal::String("x".into()),
+                    Literal::String("\0".into()),
+                ]),
+            ),
+            (
+                Field::Id,
+                Operator::Nin,
+                LiteralOperand::List(vec![
+                    Literal::String(id.into()),
+                    Literal::String(format!("{id}\0")),
+                ]),
+            ),
+        ];
+        for (field, op, operand) in cases {
+            let described = format!("{field:?} {op:?} {operand:?}");
+            assert_eq!(
+                Condition::new(field, op, operand),
+                Err(QueryError::InvalidValue {
+                    field,
+                    error: TextError::ContainsNul
+                }),
+                "{described}"
+            );
+        }
     }
 
     #[test]

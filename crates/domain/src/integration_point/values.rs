@@ -65,10 +65,23 @@ impl FieldError {
     }
 }
 
-fn check_common(value: &str, max: usize) -> Result<(), TextError> {
+/// The rule every string a client sends obeys, wherever it goes (a field, a
+/// LOOKUP key, a filter operand, a path segment, a query parameter): no
+/// U+0000. PostgreSQL cannot store or even compare a text holding it, so
+/// letting one through would make the answer depend on the backend.
+///
+/// # Errors
+/// [`TextError::ContainsNul`] when `value` holds U+0000.
+pub fn reject_nul(value: &str) -> Result<(), TextError> {
     if value.contains('\0') {
-        return Err(TextError::ContainsNul);
+        Err(TextError::ContainsNul)
+    } else {
+        Ok(())
     }
+}
+
+fn check_common(value: &str, max: usize) -> Result<(), TextError> {
+    reject_nul(value)?;
     // Counting stops one past the limit: a huge value costs no more than a legal one.
     if value.chars().take(max + 1).count() > max {
         return Err(TextError::TooLong { max });
@@ -88,9 +101,11 @@ impl PointId {
     /// Parses the 8-4-4-4-12 hex form, in either case.
     ///
     /// # Errors
-    /// [`TextError::NotUuid`] for anything else, including the braced, URN and
-    /// unhyphenated forms.
+    /// [`TextError::ContainsNul`] for a value holding U+0000, like every
+    /// string; [`TextError::NotUuid`] for anything else, including the braced,
+    /// URN and unhyphenated forms.
     pub fn parse(value: &str) -> Result<Self, TextError> {
+        reject_nul(value)?;
         let bytes = value.as_bytes();
         let hyphens_in_place = bytes.len() == 36
             && bytes
@@ -172,9 +187,7 @@ impl PointType {
     /// [`TextError::Pattern`] (or [`TextError::ContainsNul`]) otherwise.
     pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
         let value = value.into();
-        if value.contains('\0') {
-            return Err(TextError::ContainsNul);
-        }
+        reject_nul(&value)?;
         let bytes = value.as_bytes();
         let valid = matches!(bytes.first(), Some(b'a'..=b'z'))
             && bytes.len() <= 32
@@ -216,9 +229,7 @@ impl TokenLocal {
     /// [`TextError::Pattern`] (or [`TextError::ContainsNul`]) otherwise.
     pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
         let value = value.into();
-        if value.contains('\0') {
-            return Err(TextError::ContainsNul);
-        }
+        reject_nul(&value)?;
         let valid = value.len() == 32
             && value
                 .bytes()
@@ -252,6 +263,42 @@ impl TokenLocal {
 impl fmt::Debug for TokenLocal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenLocal(<redacted>)")
+    }
+}
+
+/// Text a client searches or compares by: a LOOKUP key, a filter operand or
+/// a `like` pattern. Any string without U+0000, so that no store is ever
+/// asked to compare one. The default is the empty string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SearchText(String);
+
+impl SearchText {
+    /// Accepts any text without NUL.
+    ///
+    /// # Errors
+    /// [`TextError::ContainsNul`].
+    pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
+        let value = value.into();
+        reject_nul(&value)?;
+        Ok(Self(value))
+    }
+
+    /// Wraps the text of a stored value, which passed its own constructor and
+    /// so holds no NUL.
+    pub(crate) fn stored(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An id, written out, searched for as text (a bare LOOKUP key may be one).
+impl From<PointId> for SearchText {
+    fn from(id: PointId) -> Self {
+        Self(id.to_string())
     }
 }
 
@@ -408,8 +455,10 @@ impl Timestamp {
     /// Parses an RFC 3339 timestamp with any offset, truncated to milliseconds.
     ///
     /// # Errors
-    /// [`TextError::NotTimestamp`] for anything else.
+    /// [`TextError::ContainsNul`] for a value holding U+0000, like every
+    /// string; [`TextError::NotTimestamp`] for anything else.
     pub fn parse_rfc3339(value: &str) -> Result<Self, TextError> {
+        reject_nul(value)?;
         DateTime::parse_from_rfc3339(value)
             .map(|t| Self::from_datetime(t.with_timezone(&Utc)))
             .map_err(|_| TextError::NotTimestamp)
@@ -578,6 +627,24 @@ mod tests {
         assert_eq!(ScriptCode::new("\0"), Err(TextError::ContainsNul));
         assert_eq!(Title::new("\0"), Err(TextError::ContainsNul));
         assert_eq!(Comment::new("\0"), Err(TextError::ContainsNul));
+        assert_eq!(SearchText::new("a\0"), Err(TextError::ContainsNul));
+    }
+
+    #[test]
+    fn an_id_holding_nul_is_rejected_for_the_nul() {
+        assert_eq!(
+            PointId::parse("b4680fbe-016c-d86f-1d6b-50e5493878\0c"),
+            Err(TextError::ContainsNul)
+        );
+        assert_eq!(PointId::parse("\0"), Err(TextError::ContainsNul));
+    }
+
+    #[test]
+    fn a_timestamp_holding_nul_is_rejected_for_the_nul() {
+        assert_eq!(
+            Timestamp::parse_rfc3339("2019-08-28T13:34:16Z\0"),
+            Err(TextError::ContainsNul)
+        );
     }
 
     #[test]

@@ -302,13 +302,13 @@ fn comparison(condition: &Condition) -> Expr {
         (Operator::Like, Operand::Pattern(p)) => {
             let like = col
                 .clone()
-                .like(LikeExpr::new(sql_pattern(p)).escape(ESCAPE));
+                .like(LikeExpr::new(sql_pattern(p.as_str())).escape(ESCAPE));
             // The range of the pattern's fixed prefix, which the LIKE implies,
             // spelled out for the index: SQLite never reads a LIKE with an
             // ESCAPE clause through an index, and PostgreSQL derives the
             // range only when it plans with the pattern's value at hand,
             // which a prepared statement's generic plan does not.
-            let prefix = literal_prefix(p);
+            let prefix = literal_prefix(p.as_str());
             if prefix.is_empty() {
                 return like;
             }
@@ -323,7 +323,7 @@ fn comparison(condition: &Condition) -> Expr {
         // pattern is folded here rather than with LOWER(?): a bound parameter
         // carries the database's default collation, whose LOWER may fold more.
         (Operator::Ilike, Operand::Pattern(p)) => Expr::expr(Func::lower(col))
-            .like(LikeExpr::new(sql_pattern(p).to_ascii_lowercase()).escape(ESCAPE)),
+            .like(LikeExpr::new(sql_pattern(p.as_str()).to_ascii_lowercase()).escape(ESCAPE)),
         // A condition whose operand does not fit its operator cannot be built
         // through `Condition::new`; like `Condition::matches`, it matches nothing.
         _ => constant(false),

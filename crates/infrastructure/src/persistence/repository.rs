@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use domain::integration_point::{
     Count, IntegrationPoint, IntegrationPointRepository, ListQuery, Listing, LookupKey, PointId,
-    StoreError, Total, Version, WriteError, WriteOutcome,
+    SearchText, StoreError, Total, Version, WriteError, WriteOutcome,
 };
 use sea_orm::sea_query::{Condition, SelectStatement};
 use sea_orm::{
@@ -178,14 +178,20 @@ impl Statements {
             find: find_by_id(Uuid::nil()).build(backend).sql,
             insert: insert(blank_row()).build(backend).sql,
             update: update(blank_row(), Uuid::nil(), 0, 0).build(backend).sql,
-            lookup_any: render_lookup(LookupKey::Any(String::new()), backend),
-            lookup_any_or_id: render_lookup(LookupKey::Any(Uuid::nil().to_string()), backend),
+            lookup_any: render_lookup(LookupKey::Any(SearchText::default()), backend),
+            lookup_any_or_id: render_lookup(
+                LookupKey::Any(PointId::from_uuid(Uuid::nil()).into()),
+                backend,
+            ),
             lookup_id: render_lookup(
                 LookupKey::Id(Some(PointId::from_uuid(Uuid::nil()))),
                 backend,
             ),
-            lookup_code: render_lookup(LookupKey::Code(String::new()), backend),
-            lookup_token_local: render_lookup(LookupKey::TokenLocal(String::new()), backend),
+            lookup_code: render_lookup(LookupKey::Code(SearchText::default()), backend),
+            lookup_token_local: render_lookup(
+                LookupKey::TokenLocal(SearchText::default()),
+                backend,
+            ),
         }
     }
 
@@ -210,17 +216,20 @@ impl Statements {
     /// `None` for a key that names no point whatever the table holds.
     fn lookup(&self, key: &LookupKey) -> Option<Statement> {
         let (sql, values): (&str, Vec<Value>) = match key {
-            LookupKey::Any(value) => match PointId::parse(value) {
-                Ok(id) => (
-                    &self.lookup_any_or_id,
-                    vec![value.into(), value.into(), id.as_uuid().into()],
-                ),
-                Err(_) => (&self.lookup_any, vec![value.into(), value.into()]),
-            },
+            LookupKey::Any(value) => {
+                let value = value.as_str();
+                match PointId::parse(value) {
+                    Ok(id) => (
+                        &self.lookup_any_or_id,
+                        vec![value.into(), value.into(), id.as_uuid().into()],
+                    ),
+                    Err(_) => (&self.lookup_any, vec![value.into(), value.into()]),
+                }
+            }
             LookupKey::Id(None) => return None,
             LookupKey::Id(Some(id)) => (&self.lookup_id, vec![id.as_uuid().into()]),
-            LookupKey::Code(code) => (&self.lookup_code, vec![code.into()]),
-            LookupKey::TokenLocal(token) => (&self.lookup_token_local, vec![token.into()]),
+            LookupKey::Code(code) => (&self.lookup_code, vec![code.as_str().into()]),
+            LookupKey::TokenLocal(token) => (&self.lookup_token_local, vec![token.as_str().into()]),
         };
         Some(Statement::from_sql_and_values(self.backend, sql, values))
     }
@@ -249,7 +258,7 @@ fn find_by_id(id: Uuid) -> Select<Entity> {
 fn lookup(key: &LookupKey) -> Option<Select<Entity>> {
     let condition = match key {
         LookupKey::Any(value) => {
-            let by_id = PointId::parse(value)
+            let by_id = PointId::parse(value.as_str())
                 .ok()
                 .map(|id| Column::Id.eq(id.as_uuid()));
             Condition::any()
@@ -450,6 +459,8 @@ fn outcome(rows_affected: u64) -> WriteOutcome {
 
 #[cfg(test)]
 mod tests {
+    use domain::integration_point::Field;
+
     use super::*;
     use crate::persistence::mapper::sample_row;
 
@@ -486,12 +497,12 @@ mod tests {
     fn rendered_lookups_bind_to_what_the_query_builder_makes() {
         let id = PointId::from_uuid(Uuid::from_u128(7));
         let keys = [
-            LookupKey::Any("bot-7".to_owned()),
-            LookupKey::Any(id.to_string()),
+            LookupKey::any("bot-7").expect("no NUL"),
+            LookupKey::Any(id.into()),
             LookupKey::Id(Some(id)),
             LookupKey::Id(None),
-            LookupKey::Code("bot-7".to_owned()),
-            LookupKey::TokenLocal("0123456789abcdef".to_owned()),
+            LookupKey::for_field(Field::Code, "bot-7").expect("a key field"),
+            LookupKey::for_field(Field::TokenLocal, "0123456789abcdef").expect("a key field"),
         ];
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             // Arrange

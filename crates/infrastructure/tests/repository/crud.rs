@@ -1,8 +1,8 @@
 //! Insert, find, update and delete.
 
 use domain::integration_point::{
-    Attributes, Code, Comment, IntegrationPointRepository, LookupKey, PatchPointRequest, PointType,
-    ScriptCode, Title, TokenRemote, UniqueField, Url, Version, WriteError, WriteOutcome,
+    Attributes, Code, Comment, Field, IntegrationPointRepository, LookupKey, PatchPointRequest,
+    PointType, ScriptCode, Title, TokenRemote, UniqueField, Url, Version, WriteError, WriteOutcome,
 };
 
 use crate::support::{TestDb, point, spec, token, ts};
@@ -89,7 +89,7 @@ async fn inserting_a_taken_id_code_or_local_token_is_a_duplicate_naming_the_fiel
     }
     let listed = db
         .repository
-        .lookup(&LookupKey::Code("TAKEN".into()))
+        .lookup(&LookupKey::for_field(Field::Code, "TAKEN").expect("a key field"))
         .await
         .expect("lookup");
     assert_eq!(listed, [existing.id()], "nothing else was stored");

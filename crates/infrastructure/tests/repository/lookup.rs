@@ -1,6 +1,6 @@
 //! LOOKUP: ids by id, code or local token.
 
-use domain::integration_point::{IntegrationPointRepository, LookupKey, PointId};
+use domain::integration_point::{Field, IntegrationPointRepository, LookupKey, PointId};
 
 use crate::support::{TestDb, point, spec};
 
@@ -21,7 +21,7 @@ async fn a_bare_key_finds_a_point_by_its_id_code_or_local_token(db: TestDb) {
         // Act
         let ids = db
             .repository
-            .lookup(&LookupKey::Any(key))
+            .lookup(&LookupKey::any(key).expect("no NUL"))
             .await
             .expect("lookup");
 
@@ -45,7 +45,7 @@ async fn a_bare_key_matching_several_points_gives_each_id_once_in_id_order(db: T
     // Act
     let ids = db
         .repository
-        .lookup(&LookupKey::Any(by_id.id().to_string()))
+        .lookup(&LookupKey::Any(by_id.id().into()))
         .await
         .expect("lookup");
 
@@ -67,9 +67,12 @@ async fn a_key_for_one_field_ignores_the_others(db: TestDb) {
     // Act
     let by_token = db
         .repository
-        .lookup(&LookupKey::TokenLocal(token.clone()))
+        .lookup(&LookupKey::for_field(Field::TokenLocal, token.clone()).expect("a key field"))
         .await;
-    let by_code = db.repository.lookup(&LookupKey::Code(token)).await;
+    let by_code = db
+        .repository
+        .lookup(&LookupKey::for_field(Field::Code, token).expect("a key field"))
+        .await;
     let by_id = db
         .repository
         .lookup(&LookupKey::Id(Some(holder.id())))
@@ -89,13 +92,13 @@ async fn keys_that_match_nothing_give_no_ids(db: TestDb) {
         .expect("insert");
     let unknown_id = PointId::parse("b4680fbe-016c-d86f-1d6b-50e54938780c").expect("valid");
     let keys = [
-        LookupKey::Any("abcde".into()),
-        LookupKey::Any(String::new()),
-        LookupKey::Any(unknown_id.to_string()),
+        LookupKey::any("abcde").expect("no NUL"),
+        LookupKey::any("").expect("no NUL"),
+        LookupKey::Any(unknown_id.into()),
         LookupKey::Id(None),
         LookupKey::Id(Some(unknown_id)),
-        LookupKey::Code("ABCD".into()),
-        LookupKey::TokenLocal("ABCDE".into()),
+        LookupKey::for_field(Field::Code, "ABCD").expect("a key field"),
+        LookupKey::for_field(Field::TokenLocal, "ABCDE").expect("a key field"),
     ];
 
     for key in keys {

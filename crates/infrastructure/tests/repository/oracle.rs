@@ -81,7 +81,7 @@ fn literal(rng: &mut fastrand::Rng, points: &[IntegrationPoint], field: Field) -
     match value {
         Value::Bool(b) => Literal::Bool(b),
         Value::Text(_) if rng.u8(..4) == 0 => Literal::String(word(rng, 3)),
-        Value::Text(text) => Literal::String(text),
+        Value::Text(text) => Literal::String(text.as_str().to_owned()),
         Value::Id(_) if rng.u8(..4) == 0 => {
             Literal::String(Uuid::from_u128(rng.u128(..)).hyphenated().to_string())
         }
