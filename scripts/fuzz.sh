@@ -2,8 +2,12 @@
 # Fuzzes the running service with schemathesis, on SQLite and then on
 # PostgreSQL: the release binary is started with an API key on a fresh
 # database, and schemathesis generates requests from /openapi.json, sending
-# the key, and checks every response. Fails on any 5xx or response that does
-# not match the document.
+# the key, and checks every response; its strings include NUL. Then fixed
+# requests put NUL (and `\u` escapes of lone surrogates) in every place a
+# client can (contract §10: body fields, LOOKUP keys, filter operands, path,
+# query), each of which must be a 400. Fails on any response >= 500, as the
+# service itself counts them (`/metrics`), and on any response that does not
+# match the document.
 #
 #   scripts/fuzz.sh                   # both backends
 #   FUZZ_BACKENDS=sqlite scripts/fuzz.sh
@@ -59,7 +63,7 @@ else
     cargo build --release --locked -p integration-points
     # A copy: a build in another checkout sharing the target directory must
     # not swap the binary under the run.
-    cp target/release/integration-points "$binary"
+    cp "${CARGO_TARGET_DIR:-target}/release/integration-points" "$binary"
 fi
 
 # Starts the service on a free port with the key and the database `$1`;
@@ -89,7 +93,85 @@ stop_service() {
     pid=""
 }
 
+# Sends `$1 $2` with the raw JSON body `$3` (none when empty) and prints
+# the status.
+send() {
+    local args=(-s -o /dev/null -w '%{http_code}' -X "$1" -H "Authorization: Bearer $key")
+    if [ -n "$3" ]; then args+=(-H 'Content-Type: application/json' --data-binary "$3"); fi
+    curl "${args[@]}" "http://127.0.0.1:$port$2"
+}
+
+# NUL, and `\u` escapes of lone surrogates, in every place a request carries
+# a value: each must be a 400. One request a line: method, path (`{id}` is
+# an existing point), raw body, tab-separated.
+edge_cases() {
+    local base=/rest/v1/service/integration_points failed=0 sent=0 id status
+    id="$(curl -s -X POST -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+        --data-binary "{\"code\": \"fuzz-edge-$$\"}" "http://127.0.0.1:$port$base" \
+        | sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p')"
+    if [ -z "$id" ]; then
+        echo "== edge cases: could not create a point" >&2
+        return 1
+    fi
+    while IFS=$'\t' read -r method path body; do
+        path="${path//\{id\}/$id}"
+        status="$(send "$method" "$path" "$body")"
+        sent=$((sent + 1))
+        if [ "$status" != 400 ]; then
+            echo "== edge case answered $status, not 400: $method $path $body" >&2
+            failed=1
+        fi
+    done < <(sed "s|\$base|$base|" <<'CASES'
+LOOKUP	$base	"a\u0000b"
+POST	$base/lookup	"\u0000"
+POST	$base/lookup	{"code": "a\u0000"}
+POST	$base/lookup	{"token_local": "0123456789abcdef0123456789abcde\u0000"}
+POST	$base/lookup	{"id": "\u0000"}
+LOOKUP	$base	"\ud800"
+POST	$base/lookup	{"code": "\udc00x"}
+POST	$base	{"code": "a\u0000"}
+POST	$base	{"code": "ok", "opts": {"title": "\u0000"}}
+POST	$base	{"code": "ok", "opts": {"comment": "a\u0000"}}
+POST	$base	{"code": "ok", "url": "http://a/\u0000"}
+POST	$base	{"code": "ok", "id": "\u0000"}
+POST	$base	{"code": "\ud800"}
+POST	$base	{"code": "ok", "token_remote": "\udfff"}
+PATCH	$base/{id}	{"token_remote2": "\u0000"}
+PATCH	$base/{id}	{"ext": {"ct": "\u0000"}}
+PATCH	$base/{id}	{"send_svcscriptcode": "\ud83d"}
+GET	$base?filter=%7B%22code%22%3A%22a%5Cu0000%22%7D
+GET	$base?filter=%7B%22code%22%3A%7B%22in%22%3A%5B%22x%22%2C%22%5Cu0000%22%5D%7D%7D
+GET	$base?filter=%7B%22code%22%3A%7B%22like%22%3A%22%5Cu0000%25%22%7D%7D
+GET	$base?filter=%7B%22%24or%22%3A%5B%7B%22%24not%22%3A%7B%22id%22%3A%22%5Cu0000%22%7D%7D%5D%7D
+GET	$base?filter=%7B%22code%22%3A%22%5Cud800%22%7D
+GET	$base?filter=%7B%22code%22%3A%22a%00%22%7D
+GET	$base?mask=id%00
+GET	$base?order=code%00
+GET	$base?limit=1%00
+GET	$base?unknown=%00
+GET	$base/{id}%00
+DELETE	$base/%00
+POST	$base/%00/rotate_token
+GET	$base%00
+CASES
+    )
+    echo "== edge cases: $sent requests with NUL or lone surrogates"
+    return "$failed"
+}
+
+# Responses of status 500 and above since the service started, by its own
+# count (`http_requests_total`): prints them, and fails when there are any.
+count_server_errors() {
+    local errors
+    errors="$(curl -s "http://127.0.0.1:$port/metrics" \
+        | awk '/^http_requests_total\{/ && /status="5[0-9][0-9]"/ { n += $NF } END { print n + 0 }')"
+    echo "== responses >= 500 on $1: $errors"
+    total_server_errors=$((total_server_errors + errors))
+    [ "$errors" -eq 0 ]
+}
+
 total_cases=0
+total_server_errors=0
 fuzz() {
     local backend="$1" url="$2" out="$work/st-$1.out" status=0
     echo "== fuzzing on $backend"
@@ -101,9 +183,12 @@ fuzz() {
             --checks all \
             --exclude-checks positive_data_acceptance,allow_header_conformance \
             --max-examples "$examples" \
+            --generation-allow-x00 true \
             ${FUZZ_SEED:+--seed "$FUZZ_SEED"} \
             --no-color
     ) 2>&1 | tee "$out" || status=$?
+    edge_cases || status=1
+    count_server_errors "$backend" || status=1
     stop_service
     # A 500 is a bug even when the response matched its schema.
     if grep '"level":"ERROR"' "$work/service.log"; then
@@ -132,4 +217,4 @@ for backend in $backends; do
             echo "unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
     esac
 done
-echo "== no failures: $total_cases cases on $backends"
+echo "== no failures: $total_cases cases on $backends, $total_server_errors responses >= 500"
