@@ -134,7 +134,7 @@ fn check_config_prints_the_settings_with_the_password_redacted() {
     let printed = stdout(&output);
     assert!(printed.contains("port = 9123"), "{printed}");
     assert!(
-        printed.contains("postgres://app:***@db:5432/points"),
+        printed.contains("postgres://app:<redacted>@db:5432/points"),
         "{printed}"
     );
     assert!(!printed.contains("s3cret"), "{printed}");

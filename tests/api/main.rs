@@ -20,6 +20,7 @@ mod operations;
 mod outage;
 mod paging;
 mod query;
+mod redaction;
 mod replicas;
 mod shutdown;
 mod startup;

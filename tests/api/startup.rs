@@ -143,7 +143,7 @@ async fn failed_attempts_are_logged_once_per_interval_without_the_password() {
     assert!(
         ready["fields"]["database"]
             .as_str()
-            .is_some_and(|d| d.contains("postgres:***@")),
+            .is_some_and(|d| d.contains("postgres:<redacted>@")),
         "{ready}"
     );
     let output = service.lines().join("\n");
@@ -203,7 +203,7 @@ async fn serve_gives_up_after_the_startup_timeout_with_a_clear_message_and_exit_
         "gave up after the timeout, not before: {took:?}"
     );
     assert!(
-        stderr.contains("gave up on the database at postgres://postgres:***@")
+        stderr.contains("gave up on the database at postgres://postgres:<redacted>@")
             && stderr.contains("database.startup_timeout_ms"),
         "{stderr}"
     );

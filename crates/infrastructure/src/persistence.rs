@@ -14,7 +14,7 @@ mod repository;
 
 pub use connect::{
     ConnectError, Database, DatabaseSettings, connect, is_transient, migrate, migrate_down,
-    migration_status, pending_migrations, ping,
+    migration_status, pending_migrations, ping, redact_url_password,
 };
 pub use health::SeaOrmHealthCheck;
 pub use repository::SeaOrmIntegrationPointRepository;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::configuration::{Settings, redact_url_password};
+use crate::configuration::Settings;
 use crate::startup::{self, Application};
 use crate::telemetry;
 
@@ -160,7 +160,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {
     // Its report goes to stdout, so its log goes to stderr.
     init_logging(settings, Sink::Stderr)?;
-    let url = redact_url_password(&settings.database.url);
+    let url = infrastructure::redact_url_password(&settings.database.url);
     let db = infrastructure::connect(&settings.database.to_connection_settings())
         .await
         .with_context(|| format!("failed to connect to the database at {url}"))?;

@@ -388,24 +388,8 @@ impl Settings {
     /// Only if serialisation fails, which the types rule out in practice.
     pub fn redacted_toml(&self) -> anyhow::Result<String> {
         let mut copy = self.clone();
-        copy.database.url = redact_url_password(&copy.database.url);
+        copy.database.url = infrastructure::redact_url_password(&copy.database.url);
         toml::to_string(&copy).context("serialising settings")
-    }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
     }
 }
 
@@ -626,18 +610,5 @@ mod tests {
     fn a_missing_explicit_file_is_an_error() {
         let result = Settings::load_from(None, Some(Path::new("/nonexistent/x.toml")), env(&[]));
         assert!(result.is_err());
-    }
-
-    #[test]
-    fn passwords_are_redacted_from_database_urls() {
-        assert_eq!(
-            redact_url_password("postgres://user:secret@db:5432/ip?sslmode=require"),
-            "postgres://user:***@db:5432/ip?sslmode=require"
-        );
-        assert_eq!(redact_url_password("postgres://db/ip"), "postgres://db/ip");
-        assert_eq!(
-            redact_url_password("sqlite://data/x.db"),
-            "sqlite://data/x.db"
-        );
     }
 }

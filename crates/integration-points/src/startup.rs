@@ -14,7 +14,7 @@ use infrastructure::{
 use tokio::time::Instant;
 
 use crate::access;
-use crate::configuration::{Settings, redact_url_password};
+use crate::configuration::Settings;
 
 /// The production service: use cases over the sea-orm repository.
 pub type ProductionService =
@@ -72,7 +72,7 @@ impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         access::check_exposure(&settings.server.host, settings.auth.access())?;
         let db_settings = &settings.database;
-        let safe_url = redact_url_password(&db_settings.url);
+        let safe_url = infrastructure::redact_url_password(&db_settings.url);
         let db = Database::new(&db_settings.to_connection_settings())
             .with_context(|| format!("cannot use the database at {safe_url}"))?;
         let service = service_over(&db)?;

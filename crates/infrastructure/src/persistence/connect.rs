@@ -75,7 +75,7 @@ pub struct DatabaseSettings {
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseSettings")
-            .field("url", &redact_password(&self.url))
+            .field("url", &redact_url_password(&self.url))
             .field("max_connections", &self.max_connections)
             .field("min_connections", &self.min_connections)
             .field("connect_timeout", &self.connect_timeout)
@@ -86,35 +86,37 @@ impl fmt::Debug for DatabaseSettings {
     }
 }
 
-/// The URL with the password of its user info (`scheme://user:password@host`)
-/// and of a `password=` parameter replaced.
-fn redact_password(url: &str) -> String {
+/// A database URL fit to print: the password of its user info
+/// (`scheme://user:password@host`) and the value of any parameter whose name
+/// holds `password` (`?password=…`, `?sslpassword=…`) replaced by
+/// `<redacted>`. Every place that shows a database URL (logs, errors,
+/// `check-config`) goes through this one function.
+pub fn redact_url_password(url: &str) -> String {
     const REDACTED: &str = "<redacted>";
     let mut redacted = String::with_capacity(url.len());
     let (before_query, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));
-    match before_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // The user info ends at the last `@`, not at the first `/`: a password
+    // holding a `/` or `@` its writer forgot to percent-encode must not leak
+    // for that.
+    let user_info = before_query
+        .split_once("://")
+        .and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?)));
+    match user_info {
+        Some((scheme, (user_info, host_and_path))) => {
             redacted.push_str(scheme);
             redacted.push_str("://");
-            match authority.rsplit_once('@') {
-                Some((user_info, host)) => {
-                    let user = user_info
-                        .split_once(':')
-                        .map_or(user_info, |(user, _)| user);
+            match user_info.split_once(':') {
+                Some((user, _)) => {
                     redacted.push_str(user);
-                    if user_info.contains(':') {
-                        redacted.push(':');
-                        redacted.push_str(REDACTED);
-                    }
-                    redacted.push('@');
-                    redacted.push_str(host);
+                    redacted.push(':');
+                    redacted.push_str(REDACTED);
                 }
-                None => redacted.push_str(authority),
+                None => redacted.push_str(user_info),
             }
-            redacted.push_str(path);
+            redacted.push('@');
+            redacted.push_str(host_and_path);
         }
         None => redacted.push_str(before_query),
     }
@@ -123,7 +125,7 @@ fn redact_password(url: &str) -> String {
         let params: Vec<String> = query
             .split('&')
             .map(|param| match param.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                Some((key, _)) if key.to_ascii_lowercase().contains("password") => {
                     format!("{key}={REDACTED}")
                 }
                 _ => param.to_owned(),
@@ -579,6 +581,19 @@ mod tests {
                 "postgres://app@db/points?password=s3cret&sslmode=require",
                 "postgres://app@db/points?password=<redacted>&sslmode=require",
             ),
+            (
+                "postgres://app:s3cret@db/points?sslmode=require&PASSWORD=s3cret",
+                "postgres://app:<redacted>@db/points?sslmode=require&PASSWORD=<redacted>",
+            ),
+            (
+                "postgres://app@db/points?sslpassword=s3cret",
+                "postgres://app@db/points?sslpassword=<redacted>",
+            ),
+            (
+                "postgres://app:s3/cr@et@db/points",
+                "postgres://app:<redacted>@db/points",
+            ),
+            ("postgres://app@db/points", "postgres://app@db/points"),
             ("postgres://db/points", "postgres://db/points"),
             (
                 "sqlite://data/points.db?mode=rwc",
@@ -587,7 +602,7 @@ mod tests {
             ("sqlite::memory:", "sqlite::memory:"),
         ];
         for (url, expected) in cases {
-            assert_eq!(redact_password(url), expected);
+            assert_eq!(redact_url_password(url), expected, "{url}");
         }
         let settings = DatabaseSettings {
             url: "postgres://app:s3cret@db/points".into(),
