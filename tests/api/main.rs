@@ -24,4 +24,5 @@ mod redaction;
 mod replicas;
 mod shutdown;
 mod startup;
+mod transfer;
 mod writes;

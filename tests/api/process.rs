@@ -47,6 +47,11 @@ impl ScratchDir {
         Self(dir)
     }
 
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
     /// A URL of a SQLite database file inside, created on first use.
     pub fn sqlite_url(&self) -> String {
         format!("sqlite://{}?mode=rwc", self.0.join("points.db").display())

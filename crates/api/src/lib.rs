@@ -28,6 +28,7 @@ mod render;
 mod request_id;
 mod routes;
 mod server;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;

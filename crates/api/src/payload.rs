@@ -155,6 +155,12 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             json_error_detail(&error)
         ))
     })?;
+    parse_value(value)
+}
+
+/// Reads a JSON value into `T` as a body is read, naming the field at fault
+/// in every error.
+pub(crate) fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(Strict(value)).map_err(body_error)
 }
 

@@ -3,5 +3,7 @@
 //! in-memory ports.
 
 pub mod integration_point;
+pub mod transfer;
 
 pub use integration_point::Service;
+pub use transfer::TransferService;

@@ -6,6 +6,7 @@ pub mod fields;
 pub mod model;
 pub mod ports;
 pub mod query;
+pub mod transfer;
 pub mod values;
 
 pub use errors::{
@@ -27,6 +28,7 @@ pub use query::{
     Mask, Operand, Operator, Page, QueryError, Sort, SortDirection, SortKey, Total, Value,
     field_from_path, field_value,
 };
+pub use transfer::{ExistingPoints, ImportOutcome, PointArchive, PointTransferService};
 pub use values::{
     Code, Comment, FieldError, PointId, PointType, ScriptCode, SearchText, TextError, Timestamp,
     Title, TokenLocal, TokenRemote, Url, Version, reject_nul,

@@ -1,14 +1,17 @@
-//! The command line: `serve` (the default), `migrate`, `openapi`, `check-config`.
+//! The command line: `serve` (the default), `migrate`, `openapi`, `check-config`,
+//! `export`, `import`.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+use domain::integration_point::ExistingPoints;
 
 use crate::configuration::Settings;
 use crate::startup::{self, Application};
 use crate::telemetry;
+use crate::transfer;
 
 /// Examples shown at the end of `--help`.
 const EXAMPLES: &str = "\
@@ -22,7 +25,11 @@ Examples:
   integration-points migrate status
       List the migrations and whether each is applied.
   integration-points openapi > openapi.json
-      Write the API description, to generate clients offline.";
+      Write the API description, to generate clients offline.
+  integration-points export > points.ndjson
+      Write every point, one JSON object a line (a backup, or a move).
+  APP__DATABASE__URL=postgres://app:secret@db/points integration-points import < points.ndjson
+      Load an export into another database.";
 
 /// What `serve --help` adds.
 const SERVE_NOTES: &str = "\
@@ -99,6 +106,35 @@ pub enum Command {
     /// setting is malformed or a key is unknown (a misspelt APP__… variable
     /// included), so it can gate a deployment.
     CheckConfig,
+    /// Write every point to stdout, one JSON object a line (NDJSON), in id
+    /// order: the API's representation with id, tokens and ext.
+    ///
+    /// Reads page by page, so memory stays flat however many points there
+    /// are; `import` reads the file back.
+    #[command(
+        after_help = "Examples:\n  integration-points export > points.ndjson\n  \
+                            integration-points export | gzip > points.ndjson.gz"
+    )]
+    Export,
+    /// Read points from stdin, one JSON object a line (as `export` writes
+    /// them), and store them as they are: id, tokens, ext.ct and ext.lwt kept.
+    ///
+    /// Each line is checked as a create request is (and must have id,
+    /// token_local and ext). A point whose id is stored already is skipped,
+    /// or overwritten with --replace; one whose code or local token another
+    /// point holds is rejected. Rejected lines are listed with their numbers,
+    /// then a summary; the exit status is non-zero when any line was
+    /// rejected. Points are stored in batches, so memory stays flat.
+    #[command(
+        after_help = "Examples:\n  integration-points import < points.ndjson\n  \
+                            APP__DATABASE__URL=postgres://app:secret@db/points integration-points import --replace < points.ndjson"
+    )]
+    Import {
+        /// Overwrite stored points that have an imported point's id, instead
+        /// of keeping them.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 /// What `migrate` does.
@@ -145,6 +181,34 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::CheckConfig => {
             print!("{}", settings.redacted_toml()?);
             Ok(())
+        }
+        Command::Export => {
+            // The points go to stdout, so the log goes to stderr.
+            init_logging(&settings, Sink::Stderr)?;
+            let count = transfer::export(&settings, std::io::stdout()).await?;
+            eprintln!("exported {count} points");
+            Ok(())
+        }
+        Command::Import { replace } => {
+            init_logging(&settings, Sink::Stderr)?;
+            let existing = if replace {
+                ExistingPoints::Replace
+            } else {
+                ExistingPoints::Skip
+            };
+            let summary = transfer::import(
+                &settings,
+                std::io::stdin().lock(),
+                transfer::stdin_len(),
+                existing,
+                std::io::stdout(),
+            )
+            .await?;
+            println!("{summary}");
+            match summary.rejected {
+                0 => Ok(()),
+                rejected => Err(anyhow::anyhow!("{rejected} line(s) rejected")),
+            }
         }
     }
 }

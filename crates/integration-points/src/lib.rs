@@ -6,3 +6,4 @@ pub mod cli;
 pub mod configuration;
 pub mod startup;
 pub mod telemetry;
+pub mod transfer;

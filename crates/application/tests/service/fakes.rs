@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use domain::integration_point::{
-    Clock, IdGenerator, IntegrationPoint, IntegrationPointRepository, ListQuery, Listing,
-    LookupKey, PointId, StoreError, Timestamp, TokenGenerator, TokenLocal, UniqueField, Version,
-    WriteError, WriteOutcome,
+    Clock, ExistingPoints, IdGenerator, IntegrationPoint, IntegrationPointRepository, ListQuery,
+    Listing, LookupKey, PointArchive, PointId, StoreError, Timestamp, TokenGenerator, TokenLocal,
+    UniqueField, Version, WriteError, WriteOutcome,
 };
 
 /// A repository in a map, with the same uniqueness and compare-and-swap rules
@@ -118,6 +118,56 @@ impl IntegrationPointRepository for InMemoryRepository {
                 })
                 .map(IntegrationPoint::id)
                 .collect())
+        })
+    }
+}
+
+impl PointArchive for InMemoryRepository {
+    async fn page_after(
+        &self,
+        after: Option<PointId>,
+        limit: u64,
+    ) -> Result<Vec<IntegrationPoint>, StoreError> {
+        self.with_points(|points| {
+            Ok(points
+                .values()
+                .filter(|p| after.is_none_or(|after| p.id() > after))
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .cloned()
+                .collect())
+        })
+    }
+
+    async fn stored_ids(&self, ids: &[PointId]) -> Result<Vec<PointId>, StoreError> {
+        self.with_points(|points| {
+            Ok(ids
+                .iter()
+                .copied()
+                .filter(|id| points.contains_key(id))
+                .collect())
+        })
+    }
+
+    async fn store_all(
+        &self,
+        batch: &[IntegrationPoint],
+        existing: ExistingPoints,
+    ) -> Result<(), WriteError> {
+        self.with_points(|points| {
+            // All or none: the batch is applied to a copy, kept only if every
+            // point fits.
+            let mut after = points.clone();
+            for point in batch {
+                if existing == ExistingPoints::Skip && after.contains_key(&point.id()) {
+                    return Err(WriteError::Duplicate(UniqueField::Id));
+                }
+                if let Some(field) = clash(&after, point) {
+                    return Err(WriteError::Duplicate(field));
+                }
+                after.insert(point.id(), point.clone());
+            }
+            *points = after;
+            Ok(())
         })
     }
 }

@@ -21,6 +21,8 @@ use super::error::{store_error, write_error};
 use super::pool::ConnectionPool;
 use super::query;
 
+mod archive;
+
 /// Keeps integration points in the `integration_points` table.
 ///
 /// Uniqueness comes from the table's unique indexes and every conditional

@@ -17,3 +17,4 @@ mod list;
 mod lookup;
 mod migrations;
 mod oracle;
+mod transfer;
