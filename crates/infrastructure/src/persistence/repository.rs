@@ -433,20 +433,23 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         let Some(statement) = self.statements.lookup(key) else {
             return Ok(Vec::new());
         };
-        let rows = self
-            .pool
-            .reads()
-            .query_all_raw(statement)
-            .await
-            .map_err(|e| store_error(OPERATION, &e))?;
-        rows.iter()
-            .map(|row| {
-                row.try_get_by_index::<Uuid>(0)
-                    .map(PointId::from_uuid)
-                    .map_err(|e| store_error(OPERATION, &e))
-            })
-            .collect()
+        ids(OPERATION, self.pool.reads().query_all_raw(statement).await)
     }
+}
+
+/// The point ids a statement selecting only `id` returned.
+fn ids(
+    operation: &'static str,
+    rows: Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr>,
+) -> Result<Vec<PointId>, StoreError> {
+    rows.map_err(|e| store_error(operation, &e))?
+        .iter()
+        .map(|row| {
+            row.try_get_by_index::<Uuid>(0)
+                .map(PointId::from_uuid)
+                .map_err(|e| store_error(operation, &e))
+        })
+        .collect()
 }
 
 /// Whether a conditional write took effect; every write filters on the primary

@@ -9,7 +9,6 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, Iterable as _, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait,
 };
-use uuid::Uuid;
 
 use super::SeaOrmIntegrationPointRepository;
 use crate::persistence::entity::{self, Column, Entity};
@@ -48,19 +47,7 @@ impl PointArchive for SeaOrmIntegrationPointRepository {
             .column(Column::Id)
             .filter(Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
             .build(self.pool.backend());
-        let rows = self
-            .pool
-            .writes()
-            .query_all_raw(select)
-            .await
-            .map_err(|e| store_error(OPERATION, &e))?;
-        rows.iter()
-            .map(|row| {
-                row.try_get_by_index::<Uuid>(0)
-                    .map(PointId::from_uuid)
-                    .map_err(|e| store_error(OPERATION, &e))
-            })
-            .collect()
+        super::ids(OPERATION, self.pool.writes().query_all_raw(select).await)
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(points = points.len()))]
