@@ -16,7 +16,7 @@ use domain::integration_point::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use infrastructure::{Database, SeaOrmIntegrationPointRepository};
 
-use crate::configuration::{Settings, redact_url_password};
+use crate::configuration::Settings;
 
 /// The longest line `import` reads: far more than the longest valid point
 /// (every text field at its limit, every character escaped), so only a file
@@ -41,7 +41,7 @@ pub struct ImportSummary {
 /// an import into a new database needs the table.
 async fn open_database(settings: &Settings) -> anyhow::Result<Database> {
     let db_settings = &settings.database;
-    let safe_url = redact_url_password(&db_settings.url);
+    let safe_url = infrastructure::redact_url_password(&db_settings.url);
     let db = infrastructure::connect(&db_settings.to_connection_settings())
         .await
         .with_context(|| format!("failed to connect to the database at {safe_url}"))?;
