@@ -77,6 +77,13 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
+/// Whether the PostgreSQL of `TEST_DATABASE_URL` keeps sessions: not when
+/// `TEST_DATABASE_PREPARED_STATEMENTS=false` says it is a pooler in
+/// transaction mode (`scripts/pgbouncer.sh`).
+pub fn postgres_prepared_statements() -> bool {
+    std::env::var("TEST_DATABASE_PREPARED_STATEMENTS").map_or(true, |value| value != "false")
+}
+
 /// Settings for a test service on `backend`, or `None` when PostgreSQL is not available.
 pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
     let mut settings =
@@ -95,6 +102,7 @@ pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
         }
         Backend::Postgres => {
             settings.database.url = postgres_url()?;
+            settings.database.prepared_statements = postgres_prepared_statements();
             settings.database.schema = format!("e2e_{unique}");
             settings.database.max_connections = 8;
             None

@@ -22,6 +22,10 @@ pub fn binary() -> Command {
             command.env_remove(name);
         }
     }
+    // What the test PostgreSQL needs; a SQLite service ignores it.
+    if !crate::helpers::postgres_prepared_statements() {
+        command.env("APP__DATABASE__PREPARED_STATEMENTS", "false");
+    }
     command
 }
 

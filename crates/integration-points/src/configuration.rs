@@ -78,6 +78,9 @@ pub struct DatabaseSettings {
     pub acquire_timeout_ms: u64,
     /// Bound on one statement of the repository.
     pub statement_timeout_ms: u64,
+    /// PostgreSQL: `false` behind a pooler in transaction mode (PgBouncer
+    /// before 1.21): no named prepared statements, no session settings.
+    pub prepared_statements: bool,
 }
 
 /// List requests.
@@ -404,6 +407,7 @@ impl DatabaseSettings {
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
             schema: Some(self.schema.clone()).filter(|s| !s.is_empty()),
+            prepared_statements: self.prepared_statements,
         }
     }
 }

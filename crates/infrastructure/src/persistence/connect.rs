@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use super::error::{is_unavailable, store_error};
-use super::pool::{ConnectionPool, Deadlines};
+use super::pool::{ConnectionPool, Deadlines, Transactions};
 
 /// The page cache of each connection to a SQLite file, in KiB when negative
 /// (SQLite's convention): 256 KiB instead of SQLite's default 2 MiB.
@@ -70,6 +70,15 @@ pub struct DatabaseSettings {
     /// made the search path of every connection. Letters, digits and `_`, not
     /// starting with a digit, at most 63 characters.
     pub schema: Option<String>,
+    /// PostgreSQL only: whether the connections are the service's own
+    /// sessions, where statements are prepared once per connection and
+    /// settings made once per session. `false` behind a pooler in
+    /// transaction mode (PgBouncer before 1.21), which hands each transaction
+    /// to any server connection: then every repository statement runs
+    /// unnamed in a transaction of its own that makes the settings
+    /// (`SET LOCAL`), two more round trips each, and migrations clear the
+    /// statements they prepared before they commit.
+    pub prepared_statements: bool,
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -82,6 +91,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("schema", &self.schema)
+            .field("prepared_statements", &self.prepared_statements)
             .finish()
     }
 }
@@ -227,6 +237,10 @@ const ADMIN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Database {
     connection: DatabaseConnection,
     pool: ConnectionPool,
+    /// Behind a transaction pooler, what a migration transaction runs first:
+    /// its search path, and no prepared statements left over (the setting
+    /// `prepared_statements = false`).
+    migration_setup: Option<String>,
     /// The PostgreSQL schema to create when opening.
     schema: Option<String>,
     min_connections: usize,
@@ -347,12 +361,9 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
     let max_size = usize::try_from(max).unwrap_or(usize::MAX);
     let (connection, pool) = match &target {
         Target::Postgres => {
-            let mut options = PgConnectOptions::from_str(&settings.url)
+            let options = PgConnectOptions::from_str(&settings.url)
                 .map_err(ConnectError::InvalidUrl)?
                 .disable_statement_logging();
-            if let Some(schema) = &schema {
-                options = options.options([("search_path", schema.as_str())]);
-            }
             let statement_timeout = settings.statement_timeout.as_millis().to_string();
             // random_page_cost: PostgreSQL's default (4) prices a page read
             // in index order as a disk seek; with the table in memory, as a
@@ -361,14 +372,36 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
             // rather than read ix_integration_points_type_code_id's range of
             // the page alone (BENCHMARKS.md, "Plans"). 1.1 is the usual value
             // for data in RAM or on SSD.
-            let statements = options.clone().options([
+            let statement_settings = [
                 ("statement_timeout", statement_timeout.as_str()),
                 ("random_page_cost", "1.1"),
-            ]);
-            let admin = admin_pool::<sqlx::Postgres>(settings).connect_lazy_with(options);
+            ];
+            let (admin, statements, transactions) = if settings.prepared_statements {
+                let options = match &schema {
+                    Some(schema) => options.options([("search_path", schema.as_str())]),
+                    None => options,
+                };
+                let statements = options.clone().options(statement_settings);
+                (options, statements, None)
+            } else {
+                // Startup parameters other than the few a pooler tracks make
+                // PgBouncer refuse the connection; `SET LOCAL` does their work.
+                // No statement cache: migrations' statements are named, and
+                // cleared before each transaction ends (see `run_migrations`).
+                let options = options.extra_float_digits(None).statement_cache_capacity(0);
+                let mut begin = "BEGIN".to_owned();
+                for (name, value) in statement_settings {
+                    begin.push_str(&format!("; SET LOCAL {name} = {value}"));
+                }
+                if let Some(schema) = &schema {
+                    begin.push_str(&format!("; {}", set_local_search_path(schema)));
+                }
+                (options.clone(), options, Some(Transactions { begin }))
+            };
+            let admin = admin_pool::<sqlx::Postgres>(settings).connect_lazy_with(admin);
             (
                 SqlxPostgresConnector::from_sqlx_postgres_pool(admin),
-                ConnectionPool::postgres(statements, max_size, deadlines),
+                ConnectionPool::postgres(statements, max_size, deadlines, transactions),
             )
         }
         Target::SqliteMemory => {
@@ -394,9 +427,20 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
             )
         }
     };
+    let pooled_postgres = matches!(target, Target::Postgres) && !settings.prepared_statements;
+    let migration_setup = pooled_postgres.then(|| {
+        // Statements other transactions left on the server connection may
+        // bear the names this connection is about to give its own.
+        let mut setup = "DEALLOCATE ALL".to_owned();
+        if let Some(schema) = &schema {
+            setup.push_str(&format!("; {}", set_local_search_path(schema)));
+        }
+        setup
+    });
     Ok(Database {
         connection,
         pool,
+        migration_setup,
         schema,
         min_connections: usize::try_from(min).unwrap_or(usize::MAX),
         connect_timeout: settings.connect_timeout,
@@ -436,6 +480,12 @@ fn create_parent_directory(database: &Path) -> Result<(), ConnectError> {
         path: directory.to_path_buf(),
         source,
     })
+}
+
+/// The statement that makes `schema` (a checked identifier) the search path
+/// of the current transaction.
+fn set_local_search_path(schema: &str) -> String {
+    format!(r#"SET LOCAL search_path TO "{schema}""#)
 }
 
 /// Whether `name` is a plain PostgreSQL identifier, safe to quote as it is.
@@ -502,12 +552,20 @@ async fn run_migrations(db: &Database, direction: Direction) -> Result<(), DbErr
         connection.begin_with_options(immediate).await?
     } else {
         let transaction = connection.begin().await?;
+        if let Some(setup) = &db.migration_setup {
+            transaction.execute_unprepared(setup).await?;
+        }
         transaction.execute_unprepared(PG_MIGRATION_LOCK).await?;
         transaction
     };
     match direction {
         Direction::Up => Migrator::up(&transaction, None).await?,
         Direction::Down(steps) => Migrator::down(&transaction, Some(steps)).await?,
+    }
+    if db.migration_setup.is_some() {
+        // Prepared statements outlive the transaction on the server
+        // connection, which the pooler hands to other clients next.
+        transaction.execute_unprepared("DEALLOCATE ALL").await?;
     }
     transaction.commit().await
 }
@@ -538,7 +596,7 @@ pub async fn migrate_down(db: &Database, steps: u32) -> Result<(), DbErr> {
 /// When the database cannot be read.
 pub async fn migration_status(db: &Database) -> Result<Vec<(String, bool)>, DbErr> {
     Ok(
-        Migrator::get_migration_with_status_read_only(&db.connection)
+        Migrator::get_migration_with_status_read_only(&db.pool.reads())
             .await?
             .iter()
             .map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied))
@@ -561,7 +619,7 @@ pub async fn ping(db: &Database) -> Result<(), StoreError> {
 /// # Errors
 /// When the database cannot be read.
 pub async fn pending_migrations(db: &Database) -> Result<usize, DbErr> {
-    Migrator::get_pending_migrations_read_only(&db.connection)
+    Migrator::get_pending_migrations_read_only(&db.pool.reads())
         .await
         .map(|pending| pending.len())
 }
@@ -612,6 +670,7 @@ mod tests {
             acquire_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(1),
             schema: None,
+            prepared_statements: true,
         };
         assert!(!format!("{settings:?}").contains("s3cret"));
     }

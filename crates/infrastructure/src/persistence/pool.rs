@@ -37,7 +37,7 @@ use domain::health::PoolStatus;
 use sea_orm::prelude::async_trait;
 use sea_orm::sqlx::{
     self, ConnectOptions, Connection, Database as SqlxDatabase, Executor, IntoArguments,
-    postgres::Postgres, sqlite::Sqlite,
+    database::HasStatementCache, postgres::Postgres, sqlite::Sqlite,
 };
 use sea_orm::{
     ConnAcquireErr, ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
@@ -128,7 +128,7 @@ impl<DB: SqlxDatabase> managed::Manager for Manager<DB> {
     }
 }
 
-type Pool<DB> = managed::Pool<Manager<DB>, Checkout<DB>>;
+type Pool<DB> = managed::Pool<Manager<DB>>;
 
 /// A connection out of the pool.
 ///
@@ -142,21 +142,28 @@ pub(crate) struct Checkout<DB: SqlxDatabase> {
     discard: bool,
     /// The statement failed on the way to or from the database.
     lost: bool,
+    /// Behind a transaction pooler: what opens the transaction each
+    /// statement runs in (see [`Transactions`]).
+    begin: Option<Arc<str>>,
+    /// A transaction is open on the connection: it must not go back so.
+    in_transaction: bool,
 }
 
-impl<DB: SqlxDatabase> From<Object<Manager<DB>>> for Checkout<DB> {
-    fn from(connection: Object<Manager<DB>>) -> Self {
+impl<DB: SqlxDatabase> Checkout<DB> {
+    fn new(connection: Object<Manager<DB>>, begin: Option<Arc<str>>) -> Self {
         Self {
             connection: Some(connection),
             discard: false,
             lost: false,
+            begin,
+            in_transaction: false,
         }
     }
 }
 
 impl<DB: SqlxDatabase> Drop for Checkout<DB> {
     fn drop(&mut self) {
-        if !self.discard {
+        if !self.discard && !self.in_transaction {
             return;
         }
         let Some(connection) = self.connection.take() else {
@@ -179,7 +186,7 @@ impl<DB: SqlxDatabase> Drop for Checkout<DB> {
 
 impl<DB> Checkout<DB>
 where
-    DB: SqlxDatabase,
+    DB: SqlxDatabase + HasStatementCache,
     SqlxValues: IntoArguments<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     QueryResult: From<DB::Row>,
@@ -190,8 +197,10 @@ where
         statement: &Statement,
         deadline: Duration,
     ) -> Result<Vec<QueryResult>, sqlx::Error> {
-        let query = prepare::<DB>(statement.clone());
-        let rows = self.run(deadline, |c| query.fetch_all(c)).await?;
+        let query = prepare::<DB>(statement.clone(), self.begin.is_none());
+        self.begin(deadline).await?;
+        let rows = self.run(deadline, |c| query.fetch_all(c)).await;
+        let rows = self.end(rows, deadline).await?;
         Ok(rows.into_iter().map(QueryResult::from).collect())
     }
 
@@ -200,8 +209,10 @@ where
         statement: &Statement,
         deadline: Duration,
     ) -> Result<Option<QueryResult>, sqlx::Error> {
-        let query = prepare::<DB>(statement.clone());
-        let row = self.run(deadline, |c| query.fetch_optional(c)).await?;
+        let query = prepare::<DB>(statement.clone(), self.begin.is_none());
+        self.begin(deadline).await?;
+        let row = self.run(deadline, |c| query.fetch_optional(c)).await;
+        let row = self.end(row, deadline).await?;
         Ok(row.map(QueryResult::from))
     }
 
@@ -210,8 +221,10 @@ where
         statement: Statement,
         deadline: Duration,
     ) -> Result<ExecResult, sqlx::Error> {
-        let query = prepare::<DB>(statement);
-        let done = self.run(deadline, |c| query.execute(c)).await?;
+        let query = prepare::<DB>(statement, self.begin.is_none());
+        self.begin(deadline).await?;
+        let done = self.run(deadline, |c| query.execute(c)).await;
+        let done = self.end(done, deadline).await?;
         Ok(done.into())
     }
 
@@ -221,8 +234,44 @@ where
         deadline: Duration,
     ) -> Result<ExecResult, sqlx::Error> {
         let query = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
-        let done = self.run(deadline, |c| query.execute(c)).await?;
+        self.begin(deadline).await?;
+        let done = self.run(deadline, |c| query.execute(c)).await;
+        let done = self.end(done, deadline).await?;
         Ok(done.into())
+    }
+
+    /// Behind a transaction pooler, opens the transaction the next statement
+    /// runs in; otherwise does nothing.
+    async fn begin(&mut self, deadline: Duration) -> Result<(), sqlx::Error> {
+        let Some(begin) = self.begin.clone() else {
+            return Ok(());
+        };
+        let query = sqlx::raw_sql(sqlx::AssertSqlSafe(begin.to_string()));
+        self.run(deadline, |c| query.execute(c)).await?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    /// Ends the transaction [`Self::begin`] opened, if it did: commits after
+    /// a statement that succeeded, rolls back after one that failed, unless
+    /// the connection is to be closed anyway.
+    async fn end<T>(
+        &mut self,
+        outcome: Result<T, sqlx::Error>,
+        deadline: Duration,
+    ) -> Result<T, sqlx::Error> {
+        if !self.in_transaction || self.discard {
+            return outcome;
+        }
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        self.run(deadline, |c| sqlx::raw_sql(end).execute(c))
+            .await?;
+        self.in_transaction = false;
+        outcome
     }
 
     async fn ping(&mut self, deadline: Duration) -> Result<(), sqlx::Error> {
@@ -288,14 +337,15 @@ fn is_lost_connection(error: &sqlx::Error) -> bool {
     }
 }
 
-/// The statement with its values bound, prepared and cached per connection.
-fn prepare<DB>(statement: Statement) -> sqlx::query::Query<'static, DB, SqlxValues>
+/// The statement with its values bound: prepared and cached per connection
+/// when `named`, else prepared unnamed each time.
+fn prepare<DB>(statement: Statement, named: bool) -> sqlx::query::Query<'static, DB, SqlxValues>
 where
-    DB: SqlxDatabase,
+    DB: SqlxDatabase + HasStatementCache,
     SqlxValues: IntoArguments<DB>,
 {
     let values = statement.values.unwrap_or(Values(Vec::new()));
-    sqlx::query_with(sqlx::AssertSqlSafe(statement.sql), SqlxValues(values))
+    sqlx::query_with(sqlx::AssertSqlSafe(statement.sql), SqlxValues(values)).persistent(named)
 }
 
 /// Runs a [`Checkout`] method on a connection from `route`'s pool, on
@@ -352,6 +402,29 @@ pub(crate) struct ConnectionPool {
     /// Whether statements may run: not before the database is open (and
     /// migrated), so that none meets a schema that is not there yet.
     admitted: Arc<AtomicBool>,
+    /// Behind a transaction pooler: what opens each statement's transaction.
+    begin: Option<Arc<str>>,
+}
+
+/// How statements run on PostgreSQL behind a pooler in transaction mode
+/// (PgBouncer before 1.21), which hands each transaction, and each statement
+/// outside one, to whichever server connection is free.
+///
+/// There a named prepared statement is found on one server connection and
+/// not the next, and even an unnamed one is not safe on its own: sqlx parses
+/// and describes a statement, waits for the answer, then binds and executes
+/// it, two exchanges between which the pooler may switch server connections
+/// (and another client's statement may take the unnamed slot). Settings of
+/// the session (`search_path`, `statement_timeout`) do not follow either. So
+/// each statement runs unnamed inside its own transaction, which the pooler
+/// keeps on one server connection, opened by one simple query that also
+/// sets what the session would have: `BEGIN; SET LOCAL …`. That costs two
+/// more round trips per statement (the `BEGIN …` and the `COMMIT`), and the
+/// parse and plan the cache saved.
+#[derive(Debug, Clone)]
+pub(crate) struct Transactions {
+    /// `BEGIN` and the `SET LOCAL` statements that follow it.
+    pub(crate) begin: String,
 }
 
 impl std::fmt::Debug for ConnectionPool {
@@ -382,16 +455,19 @@ fn build<DB: SqlxDatabase>(
 }
 
 impl ConnectionPool {
-    /// A pool of up to `max_size` PostgreSQL connections.
+    /// A pool of up to `max_size` PostgreSQL connections, whose statements
+    /// run in [`Transactions`] when given.
     pub(crate) fn postgres(
         options: sqlx::postgres::PgConnectOptions,
         max_size: usize,
         deadlines: Deadlines,
+        transactions: Option<Transactions>,
     ) -> Self {
         Self {
             pools: Pools::Postgres(build(options, max_size, false)),
             deadlines,
             admitted: Arc::default(),
+            begin: transactions.map(|t| Arc::from(t.begin)),
         }
     }
 
@@ -408,6 +484,7 @@ impl ConnectionPool {
             },
             deadlines,
             admitted: Arc::default(),
+            begin: None,
         }
     }
 
@@ -423,6 +500,7 @@ impl ConnectionPool {
             },
             deadlines,
             admitted: Arc::default(),
+            begin: None,
         }
     }
 
@@ -443,6 +521,7 @@ impl ConnectionPool {
             pool,
             deadlines: self.deadlines,
             admitted: self.admitted.load(Ordering::Acquire),
+            begin: self.begin.as_ref(),
         }
     }
 
@@ -456,6 +535,7 @@ impl ConnectionPool {
             pool,
             deadlines: self.deadlines,
             admitted: self.admitted.load(Ordering::Acquire),
+            begin: self.begin.as_ref(),
         }
     }
 
@@ -547,6 +627,7 @@ pub(crate) struct Route<'a> {
     deadlines: Deadlines,
     /// Whether the pool admitted statements when the route was taken.
     admitted: bool,
+    begin: Option<&'a Arc<str>>,
 }
 
 impl Route<'_> {
@@ -555,7 +636,9 @@ impl Route<'_> {
             return Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
         }
         match tokio::time::timeout(self.deadlines.acquire, pool.get()).await {
-            Ok(result) => result.map_err(acquire_error),
+            Ok(result) => result
+                .map(|connection| Checkout::new(connection, self.begin.cloned()))
+                .map_err(acquire_error),
             Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
         }
     }

@@ -71,7 +71,15 @@ pub fn settings(url: String, schema: Option<String>) -> DatabaseSettings {
         acquire_timeout: Duration::from_secs(10),
         statement_timeout: Duration::from_secs(10),
         schema,
+        prepared_statements: prepared_statements(),
     }
+}
+
+/// Whether PostgreSQL connections are sessions of their own: `false` with
+/// `TEST_DATABASE_PREPARED_STATEMENTS=false`, for a `TEST_DATABASE_URL` that
+/// names a pooler in transaction mode.
+fn prepared_statements() -> bool {
+    std::env::var("TEST_DATABASE_PREPARED_STATEMENTS").map_or(true, |value| value != "false")
 }
 
 /// The PostgreSQL server to test against, if any.

@@ -24,6 +24,7 @@ fn settings(url: String, max_connections: u32, statement_timeout: Duration) -> D
         acquire_timeout: Duration::from_secs(10),
         statement_timeout,
         schema: None,
+        prepared_statements: true,
     }
 }
 
@@ -459,5 +460,90 @@ async fn reads_survive_a_database_that_dropped_every_connection() {
     // Assert: both answered, by fresh connections.
     assert!(!victims.contains(&first), "{first} in {victims:?}");
     assert!(!victims.contains(&second), "{second} in {victims:?}");
+    db.close().await;
+}
+
+/// A PostgreSQL pool set up for a pooler in transaction mode, on a schema of
+/// its own; `None` without PostgreSQL.
+async fn connect_postgres_unprepared(max: u32) -> Option<Database> {
+    let url = postgres_url()?;
+    let mut settings = settings(url, max, Duration::from_millis(4321));
+    settings.prepared_statements = false;
+    settings.schema = Some(format!("pool_{}", uuid::Uuid::now_v7().simple()));
+    Some(connect(&settings).await.expect("connect"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_prepared_statements_each_statement_gets_the_session_settings_in_a_transaction() {
+    // Arrange
+    let Some(db) = connect_postgres_unprepared(1).await else {
+        return;
+    };
+    let route = db.pool().reads();
+    let text = |sql_text: &str, column: &'static str| {
+        let statement = sql(DbBackend::Postgres, sql_text);
+        let route = &route;
+        async move {
+            route
+                .query_one_raw(statement)
+                .await
+                .expect("query")
+                .expect("one row")
+                .try_get::<String>("", column)
+                .expect("text column")
+        }
+    };
+
+    // Act
+    let timeout = text("SELECT current_setting('statement_timeout') AS v", "v").await;
+    let schema = text("SELECT current_schema()::text AS v", "v").await;
+    // A statement alone would be its own transaction, started with it.
+    let in_block = text(
+        "SELECT (transaction_timestamp() < statement_timestamp())::text AS v",
+        "v",
+    )
+    .await;
+    let named = query_i64(
+        &route,
+        "SELECT count(*) AS n FROM pg_prepared_statements",
+        "n",
+    )
+    .await;
+
+    // Assert
+    assert_eq!(timeout, "4321ms");
+    assert!(schema.starts_with("pool_"), "{schema}");
+    assert_eq!(in_block, "true");
+    assert_eq!(named, 0, "no named statement is left on the server");
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_prepared_statements_a_failed_statement_is_rolled_back_and_the_connection_reused() {
+    // Arrange
+    let Some(db) = connect_postgres_unprepared(1).await else {
+        return;
+    };
+    let pool = db.pool();
+    let before = backend_pid(pool).await;
+
+    // Act
+    let failed = pool
+        .reads()
+        .query_one_raw(sql(DbBackend::Postgres, "SELECT 1 / 0 AS n"))
+        .await;
+    let after = backend_pid(pool).await;
+    let state = query_i64(
+        &pool.reads(),
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE pid = pg_backend_pid() AND state = 'active'",
+        "n",
+    )
+    .await;
+
+    // Assert
+    assert!(failed.is_err());
+    assert_eq!(before, after, "the same connection, reused");
+    assert_eq!(state, 1, "and usable: not left in an aborted transaction");
     db.close().await;
 }
