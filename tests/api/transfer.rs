@@ -93,6 +93,7 @@ async fn drop_schema(url: &str, schema: &str) {
         acquire_timeout: std::time::Duration::from_secs(10),
         statement_timeout: std::time::Duration::from_secs(60),
         schema: None,
+        prepared_statements: crate::helpers::postgres_prepared_statements(),
     };
     if let Ok(db) = infrastructure::connect(&settings).await {
         let _ = sea_orm::ConnectionTrait::execute_unprepared(
