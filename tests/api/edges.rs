@@ -98,3 +98,43 @@ async fn another_origin_gets_no_cors_headers() {
     assert!(preflight.status.is_client_error(), "{}", preflight.status);
     assert_eq!(preflight.header("access-control-allow-origin"), None);
 }
+
+#[tokio::test]
+async fn a_large_list_is_sent_gzipped_to_a_client_that_takes_gzip() {
+    let (settings, sqlite_file) =
+        helpers::test_settings(Backend::Sqlite).expect("SQLite is always available");
+    let app = helpers::spawn_with(settings, sqlite_file).await;
+    for i in 0..10 {
+        app.create(json!({"code": format!("POINT-{i}")})).await;
+    }
+
+    let url = format!("{}{POINTS}", app.address);
+    let get = |coding: Option<&'static str>| {
+        let mut request = app.client.get(&url);
+        if let Some(coding) = coding {
+            request = request.header("Accept-Encoding", coding);
+        }
+        async move { request.send().await.expect("the request is sent") }
+    };
+
+    let plain = get(None).await;
+    let gzipped = get(Some("gzip")).await;
+
+    assert_eq!(plain.headers().get("content-encoding"), None);
+    assert_eq!(
+        gzipped
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    let plain = plain.bytes().await.expect("a body");
+    let gzipped = gzipped.bytes().await.expect("a body");
+    assert!(
+        gzipped.len() * 3 < plain.len(),
+        "{} bytes gzipped, {} plain",
+        gzipped.len(),
+        plain.len()
+    );
+    assert_eq!(&gzipped[..2], &[0x1f, 0x8b], "the gzip magic number");
+}

@@ -11,6 +11,7 @@
 //! `X-Request-Id` on every response, and one log span per request.
 
 mod auth;
+mod compression;
 mod cors;
 mod drain;
 mod error;
@@ -42,6 +43,7 @@ use poem::{EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
 use crate::auth::Authenticate;
+use crate::compression::Compression;
 use crate::cors::Cors;
 use crate::guarded::Guarded;
 use crate::health::{Live, Ready};
@@ -165,6 +167,7 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
         .with(ErrorShape::new(allow))
         // Outside authentication: a preflight carries no key (contract §10).
         .with(Cors::new(config.cors))
+        .with(Compression)
         .with(HttpMetrics::new(metrics))
         .with(RequestLog::new(templates))
         .boxed()

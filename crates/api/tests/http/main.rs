@@ -1,6 +1,7 @@
 //! The HTTP API over a fake service: the status, headers and body of every
 //! operation, and of every error path, whatever layer raises it.
 
+mod compression;
 mod cors;
 mod create;
 mod docs;
