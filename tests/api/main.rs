@@ -16,6 +16,7 @@ mod examples;
 mod limits;
 mod logs;
 mod nul;
+mod openapi_examples;
 mod operations;
 mod outage;
 mod paging;

@@ -19,7 +19,9 @@ use poem::error::{MethodNotAllowedError, NotFoundError, ResponseError};
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Body, Response};
 use poem_openapi::error::{ContentTypeError, ParseParamError};
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::registry::{
+    MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
 
@@ -145,6 +147,12 @@ impl ApiError {
         }
     }
 
+    /// A 400 about the query or path parameter `name`, for the `reason` its
+    /// parser gave.
+    pub(crate) fn param(name: &str, reason: impl std::fmt::Display) -> Self {
+        Self::invalid(name, format!("{name}: {reason}"))
+    }
+
     /// A 500 whose cause goes to the log and nowhere else.
     pub(crate) fn internal(cause: &(impl Debug + ?Sized)) -> Self {
         tracing::error!(error = ?cause, "request failed unexpectedly");
@@ -196,8 +204,7 @@ impl ApiError {
             Err(error) => error,
         };
         if let Some(param) = error.downcast_ref::<ParseParamError>() {
-            let reason = bare_reason(&param.reason);
-            return Self::invalid(param.name, format!("{}: {reason}", param.name));
+            return Self::param(param.name, bare_reason(&param.reason));
         }
         if error.is::<ContentTypeError>() {
             return Self::UnsupportedMediaType;
@@ -393,21 +400,64 @@ impl From<RotateTokenError> for ApiError {
     }
 }
 
-/// An error status an operation documents, with the sentence Swagger UI shows.
+/// An error status an operation documents, with the sentence Swagger UI shows
+/// and an example of the error: a real one, built as the service builds it,
+/// so the document cannot show a body the service never sends.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ErrorStatus {
     status: u16,
     description: &'static str,
+    example: fn() -> ApiError,
 }
 
 impl ErrorStatus {
-    /// Documents `status` with `description`.
-    pub(crate) const fn new(status: u16, description: &'static str) -> Self {
+    /// Documents `status` with `description` and the error `example` makes.
+    pub(crate) const fn new(
+        status: u16,
+        description: &'static str,
+        example: fn() -> ApiError,
+    ) -> Self {
         Self {
             status,
             description,
+            example,
         }
     }
+
+    /// The status.
+    pub(crate) const fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The example error.
+    pub(crate) fn example(&self) -> ApiError {
+        (self.example)()
+    }
+
+    /// The documentation of the status: its description, and the error
+    /// shape with the example as its body.
+    pub(crate) fn meta(&self) -> MetaResponse {
+        MetaResponse {
+            description: self.description,
+            status: Some(self.status),
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: JSON_CONTENT_TYPE,
+                schema: error_schema(&self.example()),
+            }],
+            headers: vec![],
+        }
+    }
+}
+
+/// The error shape with `example` as its example body. OpenAPI 3.0 allows no
+/// sibling beside a `$ref`, hence the `allOf` of one.
+fn error_schema(example: &ApiError) -> MetaSchemaRef {
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        all_of: vec![ErrorBody::schema_ref()],
+        example: serde_json::to_value(example.body()).ok(),
+        ..MetaSchema::ANY
+    }))
 }
 
 /// An operation, as far as its error documentation goes.
@@ -444,19 +494,7 @@ impl<O> From<OperationError<O>> for poem::Error {
 impl<O: Operation> ApiResponse for OperationError<O> {
     fn meta() -> MetaResponses {
         MetaResponses {
-            responses: O::ERRORS
-                .iter()
-                .map(|documented| MetaResponse {
-                    description: documented.description,
-                    status: Some(documented.status),
-                    status_range: None,
-                    content: vec![MetaMediaType {
-                        content_type: JSON_CONTENT_TYPE,
-                        schema: ErrorBody::schema_ref(),
-                    }],
-                    headers: vec![],
-                })
-                .collect(),
+            responses: O::ERRORS.iter().map(ErrorStatus::meta).collect(),
         }
     }
 

@@ -12,12 +12,12 @@ use std::collections::HashMap;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem_openapi::OpenApi;
-use poem_openapi::registry::{
-    MetaApi, MetaHeader, MetaMediaType, MetaResponse, MetaSecurityScheme, Registry,
-};
+use poem_openapi::registry::{MetaApi, MetaHeader, MetaParamIn, MetaSecurityScheme, Registry};
 use poem_openapi::types::Type;
 
-use crate::error::{ErrorBody, JSON_CONTENT_TYPE};
+use crate::ApiConfig;
+use crate::auth::{Scope, required_scope};
+use crate::error::{ApiError, ErrorBody, ErrorStatus};
 
 /// The name of the bearer scheme in the document.
 const BEARER_SCHEME: &str = "apiKey";
@@ -28,15 +28,36 @@ const BEARER_DESCRIPTION: &str = "An API key from the service's configuration, s
     create, patch, delete and rotate_token need `write`. A service without configured keys, \
     which only runs on a loopback address, asks for none.";
 
-/// The statuses the guards may answer any operation with.
-const GUARD_RESPONSES: [(u16, &str); 3] = [
-    (
-        401,
-        "No API key, or one the service does not know; `WWW-Authenticate` says `Bearer`.",
-    ),
-    (403, "The API key lacks the scope the operation needs."),
-    (414, "The query string exceeds the configured limit."),
-];
+/// The statuses the guards may answer an operation with, given the scope it
+/// needs.
+fn guard_errors(scope: Scope) -> [ErrorStatus; 3] {
+    [
+        ErrorStatus::new(
+            401,
+            "No API key, or one the service does not know; `WWW-Authenticate` says `Bearer`.",
+            || ApiError::MissingKey,
+        ),
+        match scope {
+            Scope::Read => ErrorStatus::new(
+                403,
+                "The API key lacks the scope the operation needs.",
+                || ApiError::Forbidden(Scope::Read),
+            ),
+            Scope::Write => ErrorStatus::new(
+                403,
+                "The API key lacks the scope the operation needs.",
+                || ApiError::Forbidden(Scope::Write),
+            ),
+        },
+        ErrorStatus::new(
+            414,
+            "The query string exceeds the configured limit.",
+            || ApiError::QueryTooLong {
+                limit: ApiConfig::DEFAULT_QUERY_LIMIT,
+            },
+        ),
+    ]
+}
 
 /// An API documented with its guards; it routes exactly as the API it wraps.
 pub(crate) struct Guarded<T>(pub(crate) T);
@@ -44,34 +65,34 @@ pub(crate) struct Guarded<T>(pub(crate) T);
 impl<T: OpenApi> OpenApi for Guarded<T> {
     fn meta() -> Vec<MetaApi> {
         let mut apis = T::meta();
-        let operations = apis
-            .iter_mut()
-            .flat_map(|api| &mut api.paths)
-            .flat_map(|path| &mut path.operations);
-        for operation in operations {
-            operation.security = vec![HashMap::from([(BEARER_SCHEME, vec![])])];
-            let responses = &mut operation.responses.responses;
-            responses.extend(GUARD_RESPONSES.map(|(status, description)| MetaResponse {
-                description,
-                status: Some(status),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: JSON_CONTENT_TYPE,
-                    schema: ErrorBody::schema_ref(),
-                }],
-                headers: if status == 401 {
-                    vec![MetaHeader {
-                        name: "WWW-Authenticate".to_owned(),
-                        description: Some("The bearer challenge (RFC 6750).".to_owned()),
-                        required: true,
-                        deprecated: false,
-                        schema: String::schema_ref(),
-                    }]
-                } else {
-                    vec![]
-                },
-            }));
-            responses.sort_by_key(|response| response.status);
+        for path in apis.iter_mut().flat_map(|api| &mut api.paths) {
+            for operation in &mut path.operations {
+                let scope = required_scope(&operation.method, &path.path).unwrap_or(Scope::Read);
+                operation.security = vec![HashMap::from([(BEARER_SCHEME, vec![])])];
+                let responses = &mut operation.responses.responses;
+                responses.extend(guard_errors(scope).map(|guard| {
+                    let mut response = guard.meta();
+                    if guard.status() == 401 {
+                        response.headers = vec![MetaHeader {
+                            name: "WWW-Authenticate".to_owned(),
+                            description: Some("The bearer challenge (RFC 6750).".to_owned()),
+                            required: true,
+                            deprecated: false,
+                            schema: String::schema_ref(),
+                        }];
+                    }
+                    response
+                }));
+                responses.sort_by_key(|response| response.status);
+                for header in responses.iter_mut().flat_map(|r| &mut r.headers) {
+                    header.name = header_spelling(&header.name);
+                }
+                for param in &mut operation.params {
+                    if param.in_type == MetaParamIn::Header {
+                        param.name = header_spelling(&param.name);
+                    }
+                }
+            }
         }
         apis
     }
@@ -96,5 +117,44 @@ impl<T: OpenApi> OpenApi for Guarded<T> {
 
     fn add_routes(self, route_table: &mut HashMap<String, HashMap<Method, BoxEndpoint<'static>>>) {
         self.0.add_routes(route_table);
+    }
+}
+
+/// A header's name as it is sent (`ETag`, `X-Total-Count`): poem-openapi
+/// writes every one in capitals, which clients then copy.
+fn header_spelling(name: &str) -> String {
+    const IRREGULAR: [&str; 2] = ["ETag", "WWW-Authenticate"];
+    if let Some(irregular) = IRREGULAR.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+        return (*irregular).to_owned();
+    }
+    name.split('-')
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            let mut chars = lower.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_spelt_as_they_are_sent() {
+        for (documented, sent) in [
+            ("ETAG", "ETag"),
+            ("X-TOTAL-COUNT", "X-Total-Count"),
+            ("LOCATION", "Location"),
+            ("IF-NONE-MATCH", "If-None-Match"),
+            ("WWW-AUTHENTICATE", "WWW-Authenticate"),
+            ("X-REQUEST-ID", "X-Request-Id"),
+            ("LINK", "Link"),
+        ] {
+            assert_eq!(header_spelling(documented), sent);
+        }
     }
 }

@@ -13,6 +13,7 @@
 mod auth;
 mod compression;
 mod cors;
+mod document;
 mod drain;
 mod error;
 mod etag;
@@ -34,13 +35,14 @@ pub mod transfer;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use domain::health::HealthCheck;
 use domain::integration_point::{DEFAULT_EXACT_COUNT_MAX, IntegrationPointService};
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem::middleware::CatchPanic;
-use poem::{EndpointExt, Route, get};
-use poem_openapi::OpenApiService;
+use poem::{Endpoint, EndpointExt, Request, Response, Route, get};
+use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::auth::Authenticate;
 use crate::compression::Compression;
@@ -120,6 +122,32 @@ impl Default for ApiConfig {
     }
 }
 
+/// A body that never changes, built once and shared by every response.
+#[derive(Clone)]
+struct StaticBody {
+    content_type: &'static str,
+    bytes: Bytes,
+}
+
+impl StaticBody {
+    fn new(content_type: &'static str, text: String) -> Self {
+        Self {
+            content_type,
+            bytes: Bytes::from(text),
+        }
+    }
+}
+
+impl Endpoint for StaticBody {
+    type Output = Response;
+
+    async fn call(&self, _: Request) -> poem::Result<Response> {
+        Ok(Response::builder()
+            .content_type(self.content_type)
+            .body(self.bytes.clone()))
+    }
+}
+
 /// The documentation's paths (`/docs/` is Swagger UI's own page).
 const DOCS_ROUTES: [&str; 3] = ["/openapi.json", "/docs", "/docs/"];
 
@@ -153,9 +181,11 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
     ));
     let metrics = Arc::new(Metrics::new(health.clone(), Arc::clone(&templates)));
     let api = document(routes);
+    let (spec, swagger_ui) = finished_documents(&api);
     Route::new()
-        .at("/openapi.json", api.spec_endpoint())
-        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", get(spec))
+        .at("/docs", get(swagger_ui.clone()))
+        .at("/docs/", get(swagger_ui))
         .at("/health/live", get(Live))
         .at("/health/ready", get(Ready::new(health)))
         .at("/metrics", get(MetricsEndpoint::new(Arc::clone(&metrics))))
@@ -175,12 +205,27 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
 
 /// The OpenAPI document of [`app`], as JSON.
 pub fn openapi_json<S: IntegrationPointService>(service: S, config: ApiConfig) -> String {
-    document(PointsRoutes::new(PointsApi::new(
+    let api = document(PointsRoutes::new(PointsApi::new(
         service,
         config.max_limit,
         config.exact_count_max,
-    )))
-    .spec()
+    )));
+    document::finish(&api.spec())
+}
+
+/// `/openapi.json` and Swagger UI's page, both with the finished document
+/// ([`document::finish`]).
+fn finished_documents<T: OpenApi>(api: &OpenApiService<T, ()>) -> (StaticBody, StaticBody) {
+    let raw = api.spec();
+    let finished = document::finish(&raw);
+    // poem-openapi builds the page around the document it derives, and
+    // offers no way to give it another; so the document is swapped in the
+    // page. A test checks that the page carries the finished document.
+    let page = api.swagger_ui_html().replacen(&raw, &finished, 1);
+    (
+        StaticBody::new("application/json; charset=utf-8", finished),
+        StaticBody::new("text/html; charset=utf-8", page),
+    )
 }
 
 fn document<S: IntegrationPointService>(
@@ -196,6 +241,8 @@ fn document<S: IntegrationPointService>(
          has the body `{\"error_code\": 1000 + status, \"error_message\": …, \
          \"error_details\": {\"field\": …}}` (`error_details` optional). `LOOKUP` on the \
          collection path is served too; OpenAPI 3.0 cannot describe it, so see its alias \
-         `POST …/lookup`.",
+         `POST …/lookup` (and the collection path's `x-additionalOperations`). The examples \
+         that \"Try it out\" is filled with can be run in order on an empty database: \
+         create, list, get, patch, lookup, rotate_token, delete.",
     )
 }

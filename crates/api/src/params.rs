@@ -219,7 +219,14 @@ fn invalid_json(param: &'static str, error: &serde_json::Error) -> ParamError {
     }
 }
 
-// Swagger UI shows a parameter's schema description and example: the field and
+/// The example in the description of `filter`.
+const FILTER_EXAMPLE: &str = r#"{"type": "telegram", "opts": {"title": {"like": "a%"}}}"#;
+/// The example in the description of `order`.
+const ORDER_EXAMPLE: &str = r#"["type", {"ext.ct": "desc"}]"#;
+/// The example in the description of `mask`.
+const MASK_EXAMPLE: &str = "id,code,opts.title";
+
+// Swagger UI shows a parameter's schema description: the field and
 // operator lists come from the domain's tables, so they cannot drift from what
 // the parsers accept.
 static FILTER_DESCRIPTION: LazyLock<String> = LazyLock::new(|| {
@@ -231,7 +238,8 @@ static FILTER_DESCRIPTION: LazyLock<String> = LazyLock::new(|| {
          Paths: {paths}. Operators: {operators} (`in`/`nin` take an array of at most \
          {MAX_LIST_ITEMS} items; `like`/`ilike` a SQL LIKE pattern on text; booleans take \
          only `eq`/`ne`; timestamps are RFC 3339 strings). At most {MAX_FILTER_DEPTH} levels \
-         of nesting and {MAX_FILTER_CLAUSES} clauses.",
+         of nesting and {MAX_FILTER_CLAUSES} clauses. Example: \
+         `{FILTER_EXAMPLE}`.",
         paths = Field::all_paths(),
         operators = Operator::ALL.map(Operator::name).join(", "),
     )
@@ -242,7 +250,7 @@ static ORDER_DESCRIPTION: LazyLock<String> = LazyLock::new(|| {
         "A JSON array of field paths (ascending) or `{{\"<path>\": \"asc\"|\"desc\"}}` \
          objects, at most {MAX_SORT_KEYS}; a bare path (`code`) is accepted too. `[]` or \
          absent: `ext.ct`, then `id`. Results are always finally ordered by `id`. \
-         Paths: {paths}.",
+         Paths: {paths}. Example: `{ORDER_EXAMPLE}`.",
         paths = Field::all_paths(),
     )
 });
@@ -250,18 +258,19 @@ static ORDER_DESCRIPTION: LazyLock<String> = LazyLock::new(|| {
 static MASK_DESCRIPTION: LazyLock<String> = LazyLock::new(|| {
     format!(
         "Comma-separated field paths or groups to return, keeping the nesting; absent or \
-         empty: every field. Valid: {paths}, {groups}.",
+         empty: every field. Valid: {paths}, {groups}. Example: `{MASK_EXAMPLE}`.",
         paths = Field::all_paths(),
         groups = Group::ALL.map(Group::name).join(", "),
     )
 });
 
+// No schema here has an `example`: Swagger UI would fill every operation's
+// parameter with it (a `mask` on create, a `filter` that matches nothing), so
+// examples are given in words, and the list's runnable ones by the document
+// module.
 fn filter_schema() -> MetaSchema {
     MetaSchema {
         description: Some(FILTER_DESCRIPTION.as_str()),
-        example: Some(Value::String(
-            r#"{"type": "telegram", "opts": {"title": {"like": "a%"}}}"#.to_owned(),
-        )),
         ..MetaSchema::new("string")
     }
 }
@@ -269,7 +278,6 @@ fn filter_schema() -> MetaSchema {
 fn order_schema() -> MetaSchema {
     MetaSchema {
         description: Some(ORDER_DESCRIPTION.as_str()),
-        example: Some(Value::String(r#"["type", {"ext.ct": "desc"}]"#.to_owned())),
         ..MetaSchema::new("string")
     }
 }
@@ -277,7 +285,6 @@ fn order_schema() -> MetaSchema {
 fn mask_schema() -> MetaSchema {
     MetaSchema {
         description: Some(MASK_DESCRIPTION.as_str()),
-        example: Some(Value::String("id,code,opts.title".to_owned())),
         ..MetaSchema::new("string")
     }
 }
@@ -467,7 +474,6 @@ mod tests {
     fn filter_and_order_schemas_list_every_field_and_operator() {
         for schema in [filter_schema(), order_schema(), mask_schema()] {
             assert_eq!(schema.ty, "string");
-            assert!(schema.example.is_some());
             let description = schema.description.unwrap_or_default();
             for field in Field::ALL {
                 assert!(description.contains(field.path()), "{}", field.path());
@@ -488,14 +494,33 @@ mod tests {
     }
 
     #[test]
-    fn the_schema_examples_parse() {
-        let example = |schema: MetaSchema| match schema.example {
-            Some(Value::String(example)) => example,
-            other => panic!("string example expected, got {other:?}"),
-        };
-        assert!(FilterParam::parse(&example(filter_schema())).is_ok());
-        assert!(OrderParam::parse(&example(order_schema())).is_ok());
-        assert!(MaskParam::parse(&example(mask_schema())).is_ok());
+    fn the_examples_in_the_descriptions_parse() {
+        for (description, example) in [
+            (filter_schema().description, FILTER_EXAMPLE),
+            (order_schema().description, ORDER_EXAMPLE),
+            (mask_schema().description, MASK_EXAMPLE),
+        ] {
+            let description = description.unwrap_or_default();
+            assert!(
+                description.ends_with(&format!("Example: `{example}`.")),
+                "{description}"
+            );
+        }
+        assert!(FilterParam::parse(FILTER_EXAMPLE).is_ok());
+        assert!(OrderParam::parse(ORDER_EXAMPLE).is_ok());
+        assert!(MaskParam::parse(MASK_EXAMPLE).is_ok());
+    }
+
+    #[test]
+    fn no_parameter_schema_has_an_example_swagger_ui_would_fill_in() {
+        for schema in [
+            filter_schema(),
+            order_schema(),
+            mask_schema(),
+            flat_schema(),
+        ] {
+            assert_eq!(schema.example, None, "{:?}", schema.description);
+        }
     }
 
     proptest! {

@@ -142,7 +142,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// Parses a body, naming the field at fault in every error.
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if depth::exceeds(bytes, depth::MAX_DEPTH) {
         return Err(ApiError::bad_request(format!(
             "the request body nests deeper than {} levels",

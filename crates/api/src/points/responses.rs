@@ -6,9 +6,16 @@ use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
-use super::dto::IntegrationPointBody;
-use crate::error::{ErrorStatus, Operation};
-use crate::payload::JsonBytes;
+use domain::integration_point::Field;
+
+use super::dto::{
+    CreateIntegrationPointBody, IntegrationPointBody, LookupBody, PatchIntegrationPointBody,
+};
+use super::point_id;
+use crate::ApiConfig;
+use crate::error::{ApiError, ErrorStatus, Operation};
+use crate::params::FilterParam;
+use crate::payload::{JsonBytes, parse};
 
 /// One point, serialised by `render`.
 pub(crate) type PointJson = JsonBytes<IntegrationPointBody>;
@@ -120,24 +127,62 @@ const BAD_BODY: ErrorStatus = ErrorStatus::new(
     400,
     "The body or a parameter is invalid: malformed JSON, an unknown or `null` field, a value of \
      the wrong type or breaking its rule. `error_details.field` names the field.",
+    || create_error(br#"{"code": ""}"#),
 );
 const BAD_ID_OR_VIEW: ErrorStatus = ErrorStatus::new(
     400,
     "The id is not a UUID, or `mask` or `flat` is invalid; `error_details.field` names which.",
+    bad_id,
 );
-const NOT_FOUND: ErrorStatus = ErrorStatus::new(404, "No integration point has this id.");
+const NOT_FOUND: ErrorStatus = ErrorStatus::new(404, "No integration point has this id.", || {
+    ApiError::PointNotFound
+});
 const PRECONDITION_FAILED: ErrorStatus = ErrorStatus::new(
     412,
     "`If-Match` names no current revision of the point; nothing was changed.",
+    || ApiError::PreconditionFailed,
 );
-const TOO_LARGE: ErrorStatus = ErrorStatus::new(413, "The body exceeds the configured limit.");
+const TOO_LARGE: ErrorStatus =
+    ErrorStatus::new(413, "The body exceeds the configured limit.", || {
+        ApiError::PayloadTooLarge {
+            limit: ApiConfig::DEFAULT_BODY_LIMIT,
+        }
+    });
 const NOT_JSON: ErrorStatus = ErrorStatus::new(
     415,
     "The body is not JSON: `Content-Type` must be `application/json`.",
+    || ApiError::UnsupportedMediaType,
 );
-const INTERNAL: ErrorStatus =
-    ErrorStatus::new(500, "Unexpected failure; the service log has the details.");
-const UNAVAILABLE: ErrorStatus = ErrorStatus::new(503, "The database is unavailable; retry later.");
+const INTERNAL: ErrorStatus = ErrorStatus::new(
+    500,
+    "Unexpected failure; the service log has the details.",
+    || ApiError::Internal,
+);
+const UNAVAILABLE: ErrorStatus =
+    ErrorStatus::new(503, "The database is unavailable; retry later.", || {
+        ApiError::Unavailable
+    });
+
+/// What the service answers a create with `body`.
+fn create_error(body: &[u8]) -> ApiError {
+    parse::<CreateIntegrationPointBody>(body)
+        .and_then(|body| body.try_into_domain().map_err(ApiError::from))
+        .err()
+        .unwrap_or(ApiError::Internal)
+}
+
+/// What the service answers a patch with `body`.
+fn patch_error(body: &[u8]) -> ApiError {
+    parse::<PatchIntegrationPointBody>(body)
+        .and_then(|body| body.try_into_domain().map_err(ApiError::from))
+        .err()
+        .unwrap_or(ApiError::Internal)
+}
+
+/// What the service answers a path id that is not a UUID.
+fn bad_id() -> ApiError {
+    point_id("ABCDE").err().unwrap_or(ApiError::Internal)
+}
 
 /// `POST` on the collection.
 pub(crate) enum Create {}
@@ -148,6 +193,7 @@ impl Operation for Create {
         ErrorStatus::new(
             409,
             "The `code`, `id` or `token_local` is already in use; `error_details.field` names it.",
+            || ApiError::Conflict(Field::Code),
         ),
         TOO_LARGE,
         NOT_JSON,
@@ -165,6 +211,11 @@ impl Operation for List {
             400,
             "A query parameter is invalid (unknown field or operator, wrong operand, `limit` \
              above the maximum, …); `error_details.field` names the parameter.",
+            || {
+                FilterParam::parse(r#"{"code": {"contains": "AB"}}"#)
+                    .err()
+                    .map_or(ApiError::Internal, |error| ApiError::param("filter", error))
+            },
         ),
         INTERNAL,
         UNAVAILABLE,
@@ -187,12 +238,14 @@ impl Operation for Patch {
             400,
             "The body or a parameter is invalid, or it changes `id`, `token_local` or `ext`; \
              `error_details.field` names the field.",
+            || patch_error(br#"{"url": "ftp://trapper.com"}"#),
         ),
         NOT_FOUND,
         ErrorStatus::new(
             409,
             "The new `code` is already in use, or concurrent writers kept changing the point \
              (retry).",
+            || ApiError::Conflict(Field::Code),
         ),
         PRECONDITION_FAILED,
         TOO_LARGE,
@@ -207,7 +260,7 @@ pub(crate) enum Delete {}
 
 impl Operation for Delete {
     const ERRORS: &'static [ErrorStatus] = &[
-        ErrorStatus::new(400, "The id is not a UUID."),
+        ErrorStatus::new(400, "The id is not a UUID.", bad_id),
         NOT_FOUND,
         PRECONDITION_FAILED,
         INTERNAL,
@@ -224,11 +277,17 @@ impl Operation for Lookup {
             400,
             "The body is not a JSON string nor an object with exactly one of `id`, `code`, \
              `token_local` whose value is a string.",
+            || {
+                parse::<LookupBody>(br#"{"url": "http://trapper.com"}"#)
+                    .err()
+                    .unwrap_or(ApiError::Internal)
+            },
         ),
         ErrorStatus::new(
             404,
             "No point matches. The body is exactly \
              `{\"error_code\": 1404, \"error_message\": \"Lookup failed\"}`.",
+            || ApiError::LookupFailed,
         ),
         TOO_LARGE,
         NOT_JSON,
@@ -244,7 +303,11 @@ impl Operation for RotateToken {
     const ERRORS: &'static [ErrorStatus] = &[
         BAD_ID_OR_VIEW,
         NOT_FOUND,
-        ErrorStatus::new(409, "Concurrent writers kept changing the point; retry."),
+        ErrorStatus::new(
+            409,
+            "Concurrent writers kept changing the point; retry.",
+            || ApiError::Contended,
+        ),
         PRECONDITION_FAILED,
         INTERNAL,
         UNAVAILABLE,

@@ -110,16 +110,199 @@ async fn every_operation_asks_for_the_bearer_key_that_swagger_ui_can_send() {
     assert_eq!(scheme["scheme"], "bearer");
     let description = scheme["description"].as_str().unwrap_or_default();
     assert!(description.contains("`read`") && description.contains("`write`"));
-    let paths = spec["paths"].as_object().expect("paths");
-    for (path, operations) in paths {
-        for (method, operation) in operations.as_object().expect("operations") {
-            assert_eq!(
-                operation["security"],
-                serde_json::json!([{"apiKey": []}]),
-                "{method} {path}"
-            );
+    for (path, method, operation) in operations(&spec) {
+        assert_eq!(
+            operation["security"],
+            serde_json::json!([{"apiKey": []}]),
+            "{method} {path}"
+        );
+    }
+}
+
+/// Every operation of the document as (path, method, operation), `LOOKUP`
+/// (described in `x-additionalOperations`) included.
+fn operations(spec: &Value) -> Vec<(String, String, Value)> {
+    let mut all = vec![];
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (key, value) in item.as_object().expect("a path item") {
+            if key == "x-additionalOperations" {
+                for (method, operation) in value.as_object().expect("operations by method") {
+                    all.push((path.clone(), method.clone(), operation.clone()));
+                }
+            } else {
+                all.push((path.clone(), key.clone(), value.clone()));
+            }
         }
     }
+    all
+}
+
+#[tokio::test]
+async fn lookup_is_described_on_the_collection_path_as_its_alias_is() {
+    let spec = spec().await;
+
+    let lookup = &spec["paths"][POINTS]["x-additionalOperations"]["LOOKUP"];
+    let alias = &spec["paths"][format!("{POINTS}/lookup")]["post"];
+
+    assert!(
+        lookup["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("`LOOKUP`") && d.contains("additionalOperations")),
+        "{lookup}"
+    );
+    assert_eq!(lookup["requestBody"], alias["requestBody"]);
+    assert_eq!(lookup["responses"], alias["responses"]);
+    assert!(
+        lookup.get("operationId").is_none(),
+        "operation ids stay unique"
+    );
+}
+
+#[tokio::test]
+async fn headers_are_named_as_they_are_sent() {
+    let spec = spec().await;
+    let mut names = std::collections::BTreeSet::new();
+    for (_, _, operation) in operations(&spec) {
+        for response in operation["responses"]
+            .as_object()
+            .expect("responses")
+            .values()
+        {
+            if let Some(headers) = response["headers"].as_object() {
+                names.extend(headers.keys().cloned());
+            }
+        }
+        for param in operation["parameters"].as_array().into_iter().flatten() {
+            if param["in"] == "header" {
+                names.insert(param["name"].as_str().expect("a name").to_owned());
+            }
+        }
+    }
+
+    for expected in [
+        "ETag",
+        "Location",
+        "X-Total-Count",
+        "WWW-Authenticate",
+        "If-Match",
+        "If-None-Match",
+    ] {
+        assert!(names.contains(expected), "{expected} in {names:?}");
+    }
+    for name in &names {
+        assert_ne!(name, &name.to_ascii_uppercase(), "{name} is in capitals");
+    }
+}
+
+#[tokio::test]
+async fn every_error_status_has_a_real_example_of_its_own() {
+    let spec = spec().await;
+    let mut messages = std::collections::BTreeSet::new();
+    for (path, method, operation) in operations(&spec) {
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            let Ok(status) = status.parse::<u16>() else {
+                continue;
+            };
+            if status < 400 {
+                continue;
+            }
+            let media = response["content"]
+                .as_object()
+                .and_then(|content| content.values().next())
+                .unwrap_or_else(|| panic!("{method} {path} {status} has a body"));
+            let example = &media["schema"]["example"];
+            assert_eq!(
+                example["error_code"],
+                serde_json::json!(1000 + status),
+                "{method} {path} {status}: {example}"
+            );
+            let message = example["error_message"].as_str().unwrap_or_default();
+            assert!(
+                !message.is_empty() && message != "string",
+                "{method} {path} {status}"
+            );
+            assert_eq!(
+                media["schema"]["allOf"][0]["$ref"], "#/components/schemas/Error",
+                "{method} {path} {status}"
+            );
+            messages.insert(message.to_owned());
+        }
+    }
+    assert!(
+        messages.len() > 10,
+        "distinct examples, not one: {messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_400_examples_of_bodies_and_parameters_name_their_field() {
+    let spec = spec().await;
+    let cases = [
+        ("", "post", "code"),
+        ("", "get", "filter"),
+        ("/{id}", "get", "id"),
+        ("/{id}", "patch", "url"),
+        ("/{id}", "delete", "id"),
+        ("/{id}/rotate_token", "post", "id"),
+    ];
+    for (path, method, field) in cases {
+        let example = spec["paths"][format!("{POINTS}{path}")][method]["responses"]["400"]
+            ["content"]["application/json; charset=utf-8"]["schema"]["example"]
+            .clone();
+        assert_eq!(
+            example["error_details"]["field"], field,
+            "{method} {path}: {example}"
+        );
+        assert!(
+            example["error_message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&format!("{field}: "))),
+            "{method} {path}: {example}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_lookup_404_example_is_the_source_documents_body() {
+    let spec = spec().await;
+
+    let example = &spec["paths"][format!("{POINTS}/lookup")]["post"]["responses"]["404"]["content"]
+        ["application/json; charset=utf-8"]["schema"]["example"];
+
+    assert_eq!(
+        example,
+        &serde_json::json!({"error_code": 1404, "error_message": "Lookup failed"})
+    );
+}
+
+#[tokio::test]
+async fn the_point_example_keeps_its_groups_nested() {
+    let spec = spec().await;
+
+    let example = &spec["components"]["schemas"]["IntegrationPointBody"]["example"];
+
+    let keys: Vec<&String> = example
+        .as_object()
+        .expect("an example object")
+        .keys()
+        .collect();
+    assert!(keys.iter().all(|key| !key.contains('.')), "{keys:?}");
+    for field in Field::ALL {
+        let pointer = format!("/{}", field.path().replace('.', "/"));
+        assert!(
+            example.pointer(&pointer).is_some(),
+            "{} in {example}",
+            field.path()
+        );
+    }
+}
+
+#[tokio::test]
+async fn swagger_ui_shows_the_finished_document() {
+    let page = text(client(&FakeService::default()).get("/docs").send().await).await;
+
+    assert!(page.contains("x-additionalOperations"));
+    assert!(page.contains("Trapper web hook, v2"), "the patch example");
 }
 
 #[tokio::test]
