@@ -205,3 +205,64 @@ async fn serve_runs_as_many_worker_threads_as_configured() {
         );
     }
 }
+
+#[test]
+fn secrets_may_come_from_files_named_by_file_variables() {
+    // Arrange: files as Docker writes secrets, with a trailing line break.
+    let scratch = ScratchDir::new();
+    let url_file = scratch.path().join("database_url");
+    let keys_file = scratch.path().join("auth_keys");
+    std::fs::write(&url_file, "postgres://app:s3cret@db:5432/points\n").expect("a file");
+    std::fs::write(
+        &keys_file,
+        r#"[{"name": "from-file", "key": "0123456789abcdef-key", "scopes": ["read"]}]"#.to_owned()
+            + "\n",
+    )
+    .expect("a file");
+    let (url_path, keys_path) = (
+        url_file.display().to_string(),
+        keys_file.display().to_string(),
+    );
+
+    // Act
+    let output = run(
+        &["check-config"],
+        &[
+            ("APP__DATABASE__URL_FILE", &url_path),
+            ("APP__AUTH__KEYS_FILE", &keys_path),
+        ],
+    );
+    let both = run(
+        &["check-config"],
+        &[
+            ("APP__DATABASE__URL_FILE", &url_path),
+            ("APP__DATABASE__URL", "sqlite::memory:"),
+        ],
+    );
+    let missing = run(
+        &["check-config"],
+        &[("APP__AUTH__KEYS_FILE", "/no/such/secret")],
+    );
+
+    // Assert
+    assert_success("check-config", &output);
+    let printed = stdout(&output);
+    assert!(
+        printed.contains("postgres://app:<redacted>@db:5432/points\""),
+        "{printed}"
+    );
+    assert!(printed.contains("from-file"), "{printed}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+    assert!(!both.status.success());
+    assert!(
+        stderr(&both).contains("APP__DATABASE__URL and APP__DATABASE__URL_FILE are both set"),
+        "{}",
+        stderr(&both)
+    );
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("APP__AUTH__KEYS_FILE: cannot read /no/such/secret"),
+        "{}",
+        stderr(&missing)
+    );
+}

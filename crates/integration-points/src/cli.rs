@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `openapi`, `check-config`,
-//! `export`, `import`.
+//! `healthcheck`, `export`, `import`.
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -10,8 +10,8 @@ use domain::integration_point::ExistingPoints;
 
 use crate::configuration::Settings;
 use crate::startup::{self, Application};
-use crate::telemetry;
 use crate::transfer;
+use crate::{healthcheck, telemetry};
 
 /// Examples shown at the end of `--help`.
 const EXAMPLES: &str = "\
@@ -106,6 +106,12 @@ pub enum Command {
     /// setting is malformed or a key is unknown (a misspelt APP__… variable
     /// included), so it can gate a deployment.
     CheckConfig,
+    /// Exit 0 when the service on this machine is ready (GET /health/ready on
+    /// the configured port answers 200), else 1 with the reason: the
+    /// container health check, which needs no curl in the image.
+    ///
+    /// A service listening on 0.0.0.0 or :: is asked on loopback.
+    Healthcheck,
     /// Write every point to stdout, one JSON object a line (NDJSON), in id
     /// order: the API's representation with id, tokens and ext.
     ///
@@ -182,6 +188,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             print!("{}", settings.redacted_toml()?);
             Ok(())
         }
+        Command::Healthcheck => healthcheck::check(&settings),
         Command::Export => {
             // The points go to stdout, so the log goes to stderr.
             init_logging(&settings, Sink::Stderr)?;

@@ -12,6 +12,8 @@ use api::{CorsOriginError, CorsOrigins};
 
 use crate::access::AuthSettings;
 
+mod secret_files;
+
 /// `config/default.toml`, compiled in so that the binary runs from any directory.
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
@@ -284,13 +286,22 @@ where
 impl Settings {
     /// Loads the layers in order: compiled-in defaults, `config/$APP_ENV.toml`
     /// (relative to the working directory, when `APP_ENV` is set), `file`, and
-    /// `APP__SECTION__KEY` environment variables.
+    /// `APP__SECTION__KEY` environment variables, where `APP__DATABASE__URL_FILE`
+    /// and `APP__AUTH__KEYS_FILE` may name a file holding the value instead.
     ///
     /// # Errors
-    /// A missing environment or explicit file, a malformed value or an unknown key.
+    /// A missing environment or explicit file, a malformed value or an unknown
+    /// key, an unreadable secret file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let app_env = std::env::var("APP_ENV").ok().filter(|e| !e.is_empty());
-        Self::load_from(app_env.as_deref(), file, Environment::with_prefix("APP"))
+        // Variables that are not Unicode cannot be settings; skipping them
+        // (rather than `env::vars`, which panics on one) lets their owner run.
+        let variables = std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        });
+        let variables = secret_files::resolve(variables, |path| std::fs::read_to_string(path))?;
+        let environment = Environment::with_prefix("APP").source(Some(variables));
+        Self::load_from(app_env.as_deref(), file, environment)
     }
 
     /// The compiled-in defaults alone, whatever the environment says.

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod cli;
 pub mod configuration;
+pub mod healthcheck;
 pub mod startup;
 pub mod telemetry;
 pub mod transfer;
