@@ -106,6 +106,11 @@ fn check_config_names_the_valid_values_of_an_enum_setting() {
             "auth.keys",
             "`admin` is not a valid value; valid values: read, write",
         ),
+        (
+            ("APP__DATABASE__SQLITE_SYNCHRONOUS", "off"),
+            "database.sqlite_synchronous",
+            "`off` is not a valid value; valid values: full, normal",
+        ),
     ];
     for (variable, key, expected) in cases {
         let output = run(&["check-config"], &[variable]);

@@ -94,6 +94,7 @@ async fn drop_schema(url: &str, schema: &str) {
         statement_timeout: std::time::Duration::from_secs(60),
         schema: None,
         prepared_statements: crate::helpers::postgres_prepared_statements(),
+        sqlite_synchronous: infrastructure::SqliteSynchronous::Full,
     };
     if let Ok(db) = infrastructure::connect(&settings).await {
         let _ = sea_orm::ConnectionTrait::execute_unprepared(

@@ -13,8 +13,8 @@ mod query;
 mod repository;
 
 pub use connect::{
-    ConnectError, Database, DatabaseSettings, connect, is_transient, migrate, migrate_down,
-    migration_status, pending_migrations, ping, redact_url_password,
+    ConnectError, Database, DatabaseSettings, SqliteSynchronous, connect, is_transient, migrate,
+    migrate_down, migration_status, pending_migrations, ping, redact_url_password,
 };
 pub use health::SeaOrmHealthCheck;
 pub use repository::SeaOrmIntegrationPointRepository;

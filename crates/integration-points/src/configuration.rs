@@ -9,6 +9,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize};
 
 use api::{CorsOriginError, CorsOrigins};
+use infrastructure::SqliteSynchronous;
 
 use crate::access::AuthSettings;
 
@@ -83,6 +84,10 @@ pub struct DatabaseSettings {
     /// PostgreSQL: `false` behind a pooler in transaction mode (PgBouncer
     /// before 1.21): no named prepared statements, no session settings.
     pub prepared_statements: bool,
+    /// SQLite file only: `full` (an acknowledged write survives a power
+    /// loss) or `normal` (it survives a crash of the process only).
+    #[serde(deserialize_with = "choice", serialize_with = "choice_name")]
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 /// List requests.
@@ -267,6 +272,39 @@ macro_rules! choice_setting {
 
 choice_setting!(LogFormat);
 
+/// Reads one [`Choice`] value by its name, for a type defined elsewhere
+/// whose own `Deserialize` would answer as `config` does.
+///
+/// # Errors
+/// A name that is not valid, with the valid ones.
+pub(crate) fn choice<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Choice,
+{
+    parse_choice(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+}
+
+/// Writes a [`Choice`] value by its name.
+///
+/// # Errors
+/// Only those of the serializer.
+pub(crate) fn choice_name<S, T>(value: &T, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    T: Choice,
+{
+    serializer.serialize_str(value.name())
+}
+
+impl Choice for SqliteSynchronous {
+    const ALL: &'static [Self] = &SqliteSynchronous::ALL;
+
+    fn name(self) -> &'static str {
+        SqliteSynchronous::name(self)
+    }
+}
+
 /// Reads a list of [`Choice`] values by their names, for a type defined
 /// elsewhere whose own `Deserialize` would answer as `config` does.
 ///
@@ -419,6 +457,7 @@ impl DatabaseSettings {
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
             schema: Some(self.schema.clone()).filter(|s| !s.is_empty()),
             prepared_statements: self.prepared_statements,
+            sqlite_synchronous: self.sqlite_synchronous,
         }
     }
 }
@@ -551,6 +590,65 @@ mod tests {
     fn every_choice_parses_from_its_own_name() {
         for format in LogFormat::ALL {
             assert_eq!(parse_choice::<LogFormat>(format.name()), Ok(*format));
+        }
+        for synchronous in <SqliteSynchronous as Choice>::ALL {
+            assert_eq!(
+                parse_choice::<SqliteSynchronous>(Choice::name(*synchronous)),
+                Ok(*synchronous)
+            );
+        }
+    }
+
+    #[test]
+    fn sqlite_commits_are_durable_unless_configured_otherwise() {
+        let defaults = Settings::load_from(None, None, env(&[])).expect("defaults load");
+        let normal = Settings::load_from(
+            None,
+            None,
+            env(&[("APP__DATABASE__SQLITE_SYNCHRONOUS", "normal")]),
+        )
+        .expect("normal is valid");
+
+        assert_eq!(
+            defaults.database.sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        assert_eq!(
+            defaults
+                .database
+                .to_connection_settings()
+                .sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        assert_eq!(
+            normal.database.to_connection_settings().sqlite_synchronous,
+            SqliteSynchronous::Normal
+        );
+        let printed = normal.redacted_toml().expect("printable");
+        assert!(
+            printed.contains("sqlite_synchronous = \"normal\""),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_sqlite_synchronous_is_answered_with_the_valid_ones() {
+        for value in ["off", "FULL", "extra", ""] {
+            let error = Settings::load_from(
+                None,
+                None,
+                env(&[("APP__DATABASE__SQLITE_SYNCHRONOUS", value)]),
+            )
+            .expect_err("not a valid value");
+
+            let message = format!("{error:#}");
+            assert!(
+                message.contains(&format!(
+                    "`{value}` is not a valid value; valid values: full, normal"
+                )),
+                "{message}"
+            );
+            assert!(message.contains("database.sqlite_synchronous"), "{message}");
         }
     }
 

@@ -12,7 +12,7 @@ use sea_orm::sqlx::{
     self, ConnectOptions as _,
     pool::PoolOptions,
     postgres::PgConnectOptions,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode},
 };
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlErr, SqliteTransactionMode,
@@ -79,6 +79,43 @@ pub struct DatabaseSettings {
     /// (`SET LOCAL`), two more round trips each, and migrations clear the
     /// statements they prepared before they commit.
     pub prepared_statements: bool,
+    /// SQLite file only: how far a commit goes before it is acknowledged.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `synchronous` setting for a database file, which runs in WAL
+/// mode: what an acknowledged write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// Every commit is synced to disk before it is acknowledged: an
+    /// acknowledged write survives a crash of the process and of the machine
+    /// (power loss).
+    #[default]
+    Full,
+    /// Commits are synced at WAL checkpoints only: an acknowledged write
+    /// survives a crash of the process, but a power loss or kernel crash may
+    /// lose the last ones (never corrupting the file). Writes are cheaper.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// Every value, as configuration lists them.
+    pub const ALL: [Self; 2] = [Self::Full, Self::Normal];
+
+    /// The name configuration uses, which is SQLite's own, in lowercase.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Normal => "normal",
+        }
+    }
+
+    fn pragma(self) -> sqlx::sqlite::SqliteSynchronous {
+        match self {
+            Self::Full => sqlx::sqlite::SqliteSynchronous::Full,
+            Self::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+        }
+    }
 }
 
 impl fmt::Debug for DatabaseSettings {
@@ -92,6 +129,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("statement_timeout", &self.statement_timeout)
             .field("schema", &self.schema)
             .field("prepared_statements", &self.prepared_statements)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .finish()
     }
 }
@@ -255,8 +293,8 @@ impl Database {
     /// (and answer 503) while its database is still down, and connect when it
     /// comes up.
     ///
-    /// SQLite connections all run in WAL mode with `synchronous = NORMAL`, a
-    /// 5 s busy timeout, foreign keys and `case_sensitive_like` on (so that
+    /// SQLite connections all run in WAL mode with `synchronous` as
+    /// `settings.sqlite_synchronous` says (on a file), a 5 s busy timeout, foreign keys and `case_sensitive_like` on (so that
     /// `like` is case-sensitive as on PostgreSQL). A PostgreSQL schema, when
     /// configured, is every connection's search path; PostgreSQL also stops a
     /// repository statement at `settings.statement_timeout`, as the client
@@ -418,7 +456,7 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
         Target::SqliteFile(_) => {
             let options = sqlite_options(&settings.url)?
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(settings.sqlite_synchronous.pragma())
                 .pragma("cache_size", SQLITE_FILE_CACHE_SIZE);
             let admin = admin_pool::<sqlx::Sqlite>(settings).connect_lazy_with(options.clone());
             (
@@ -671,6 +709,7 @@ mod tests {
             statement_timeout: Duration::from_secs(1),
             schema: None,
             prepared_statements: true,
+            sqlite_synchronous: SqliteSynchronous::Full,
         };
         assert!(!format!("{settings:?}").contains("s3cret"));
     }

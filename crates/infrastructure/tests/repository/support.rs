@@ -10,8 +10,8 @@ use domain::integration_point::{
     TokenLocal, Version,
 };
 use infrastructure::{
-    Database, DatabaseSettings, OsRandomTokens, SeaOrmIntegrationPointRepository, UuidV7Ids,
-    connect, migrate,
+    Database, DatabaseSettings, OsRandomTokens, SeaOrmIntegrationPointRepository,
+    SqliteSynchronous, UuidV7Ids, connect, migrate,
 };
 use sea_orm::ConnectionTrait;
 
@@ -72,6 +72,7 @@ pub fn settings(url: String, schema: Option<String>) -> DatabaseSettings {
         statement_timeout: Duration::from_secs(10),
         schema,
         prepared_statements: prepared_statements(),
+        sqlite_synchronous: SqliteSynchronous::Full,
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 use super::{ConnectionPool, IDLE_BEFORE_PING};
-use crate::persistence::connect::{Database, DatabaseSettings, connect};
+use crate::persistence::connect::{Database, DatabaseSettings, SqliteSynchronous, connect};
 use crate::persistence::error::is_unavailable;
 
 /// A query that keeps SQLite busy for a good while: it counts to five million.
@@ -25,6 +25,7 @@ fn settings(url: String, max_connections: u32, statement_timeout: Duration) -> D
         statement_timeout,
         schema: None,
         prepared_statements: true,
+        sqlite_synchronous: SqliteSynchronous::Full,
     }
 }
 
@@ -99,63 +100,80 @@ async fn connect_postgres(max: u32, statement_timeout: Duration) -> Option<Datab
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_connection_of_a_sqlite_file_gets_the_settings_the_repository_relies_on() {
-    // Arrange: hold every reader and the writer, so that each is a different connection.
-    let file = TempSqlite::new();
-    let db = connect(&settings(file.url(), 3, Duration::from_secs(10)))
+    // PRAGMA synchronous reads back 2 for FULL and 1 for NORMAL.
+    for (synchronous, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+        // Arrange: hold every reader and the writer, so that each is a
+        // different connection.
+        let file = TempSqlite::new();
+        let db = connect(&DatabaseSettings {
+            sqlite_synchronous: synchronous,
+            ..settings(file.url(), 3, Duration::from_secs(10))
+        })
         .await
         .expect("connect");
-    let pool = db.pool();
-    let super::Pools::Sqlite {
-        reads,
-        writes: Some(writes),
-    } = &pool.pools
-    else {
-        panic!("a SQLite file has a reading and a writing pool");
-    };
-    let route = pool.reads();
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        held.push(route.checkout(reads).await.expect("a reader"));
-    }
-    held.push(route.checkout(writes).await.expect("the writer"));
+        let pool = db.pool();
+        let super::Pools::Sqlite {
+            reads,
+            writes: Some(writes),
+        } = &pool.pools
+        else {
+            panic!("a SQLite file has a reading and a writing pool");
+        };
+        let route = pool.reads();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(route.checkout(reads).await.expect("a reader"));
+        }
+        held.push(route.checkout(writes).await.expect("the writer"));
 
-    for connection in &mut held {
-        // Act
-        let mut read = async |text: &str, column: &str| -> i64 {
-            connection
-                .fetch_optional(&sql(DbBackend::Sqlite, text), Duration::from_secs(10))
+        for connection in &mut held {
+            // Act
+            let mut read = async |text: &str, column: &str| -> i64 {
+                connection
+                    .fetch_optional(&sql(DbBackend::Sqlite, text), Duration::from_secs(10))
+                    .await
+                    .expect("query")
+                    .expect("one row")
+                    .try_get::<i64>("", column)
+                    .expect("integer column")
+            };
+            let folds_case = read("SELECT 'a' LIKE 'A' AS v", "v").await;
+            let busy_timeout = read("PRAGMA busy_timeout", "timeout").await;
+            let foreign_keys = read("PRAGMA foreign_keys", "foreign_keys").await;
+            let synchronous_read = read("PRAGMA synchronous", "synchronous").await;
+            let cache_size = read("PRAGMA cache_size", "cache_size").await;
+            let journal_mode = connection
+                .fetch_optional(
+                    &sql(DbBackend::Sqlite, "PRAGMA journal_mode"),
+                    Duration::from_secs(10),
+                )
                 .await
                 .expect("query")
                 .expect("one row")
-                .try_get::<i64>("", column)
-                .expect("integer column")
-        };
-        let folds_case = read("SELECT 'a' LIKE 'A' AS v", "v").await;
-        let busy_timeout = read("PRAGMA busy_timeout", "timeout").await;
-        let foreign_keys = read("PRAGMA foreign_keys", "foreign_keys").await;
-        let synchronous = read("PRAGMA synchronous", "synchronous").await;
-        let cache_size = read("PRAGMA cache_size", "cache_size").await;
-        let journal_mode = connection
-            .fetch_optional(
-                &sql(DbBackend::Sqlite, "PRAGMA journal_mode"),
-                Duration::from_secs(10),
-            )
+                .try_get::<String>("", "journal_mode")
+                .expect("text column");
+
+            // Assert
+            assert_eq!(folds_case, 0, "case_sensitive_like is on");
+            assert_eq!(busy_timeout, 5000);
+            assert_eq!(foreign_keys, 1);
+            assert_eq!(synchronous_read, expected, "{synchronous:?}");
+            assert_eq!(cache_size, -256);
+            assert_eq!(journal_mode, "wal");
+        }
+        // Migrations write through sea-orm's own connections: the same.
+        let admin = db
+            .connection()
+            .query_one_raw(sql(DbBackend::Sqlite, "PRAGMA synchronous"))
             .await
             .expect("query")
             .expect("one row")
-            .try_get::<String>("", "journal_mode")
-            .expect("text column");
-
-        // Assert
-        assert_eq!(folds_case, 0, "case_sensitive_like is on");
-        assert_eq!(busy_timeout, 5000);
-        assert_eq!(foreign_keys, 1);
-        assert_eq!(synchronous, 1, "NORMAL");
-        assert_eq!(cache_size, -256);
-        assert_eq!(journal_mode, "wal");
+            .try_get::<i64>("", "synchronous")
+            .expect("integer column");
+        assert_eq!(admin, expected, "migrations' connection, {synchronous:?}");
+        drop(held);
+        db.close().await;
     }
-    drop(held);
-    db.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
