@@ -276,7 +276,7 @@ impl Operation for Lookup {
         ErrorStatus::new(
             400,
             "The body is not a JSON string nor an object with exactly one of `id`, `code`, \
-             `token_local` whose value is a string.",
+             `token_local` whose value is a string, or the key holds NUL (U+0000).",
             || {
                 parse::<LookupBody>(br#"{"url": "http://trapper.com"}"#)
                     .err()
