@@ -154,6 +154,7 @@ async fn two_replicas() -> Option<[Arc<TestApp>; 2]> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn replicas_on_one_postgresql_share_uniqueness() {
     let Some(apps) = two_replicas().await else {
         return;
@@ -162,6 +163,7 @@ async fn replicas_on_one_postgresql_share_uniqueness() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn replicas_on_one_postgresql_share_if_match() {
     let Some(apps) = two_replicas().await else {
         return;
@@ -170,6 +172,7 @@ async fn replicas_on_one_postgresql_share_if_match() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn a_write_through_one_replica_is_read_through_the_other_at_once() {
     let Some([one, other]) = two_replicas().await else {
         return;

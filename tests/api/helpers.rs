@@ -361,6 +361,7 @@ macro_rules! on_both_backends {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[::pg_gate::requires_postgres]
             async fn postgres() {
                 if let Some(app) = $spawn($crate::helpers::Backend::Postgres).await {
                     scenario(app).await;

@@ -222,6 +222,7 @@ async fn no_secret_reaches_the_log_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn no_secret_reaches_the_log_on_postgres() {
     let Some((settings, _)) = helpers::test_settings(Backend::Postgres) else {
         return;

@@ -90,6 +90,7 @@ async fn assert_recovers(app: &TestApp, item: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn a_database_that_goes_down_gives_503s_in_time_and_the_service_recovers_by_itself() {
     // Arrange
     let Some((app, proxy, item)) = service_behind_proxy().await else {
@@ -106,6 +107,7 @@ async fn a_database_that_goes_down_gives_503s_in_time_and_the_service_recovers_b
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn a_network_that_silently_drops_packets_gives_503s_in_time_and_the_service_recovers() {
     // Arrange
     let Some((app, proxy, item)) = service_behind_proxy().await else {

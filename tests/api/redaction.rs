@@ -76,6 +76,7 @@ fn migrate_status_names_an_unreachable_database_with_either_password_redacted() 
 }
 
 #[test]
+#[pg_gate::requires_postgres]
 fn migrate_status_on_a_reachable_database_prints_no_password() {
     let Some((settings, _)) = helpers::test_settings(Backend::Postgres) else {
         return;
@@ -101,6 +102,7 @@ fn migrate_status_on_a_reachable_database_prints_no_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn serve_logs_the_database_it_starts_on_with_either_password_redacted() {
     let Some((settings, _)) = helpers::test_settings(Backend::Postgres) else {
         return;

@@ -55,6 +55,7 @@ async fn start_together_and_serve(round: usize, env: &[(&str, &str)]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn replicas_started_together_on_a_fresh_postgresql_schema_all_serve() {
     for round in 0..ROUNDS {
         let Some((settings, _)) = helpers::test_settings(Backend::Postgres) else {

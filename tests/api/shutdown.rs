@@ -357,6 +357,7 @@ async fn sigterm_under_keep_alive_load_loses_no_request_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn sigterm_under_keep_alive_load_loses_no_request_on_postgres() {
     let Some((settings, _)) = helpers::test_settings(Backend::Postgres) else {
         return;

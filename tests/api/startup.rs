@@ -42,6 +42,7 @@ fn postgres_at(address: SocketAddr) -> Option<(String, String, SocketAddr)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn serve_starts_with_the_database_down_and_connects_when_it_comes_up() {
     // Arrange: a URL where no database listens yet.
     let address = unused_address();
@@ -98,6 +99,7 @@ async fn serve_starts_with_the_database_down_and_connects_when_it_comes_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn failed_attempts_are_logged_once_per_interval_without_the_password() {
     // Arrange
     let address = unused_address();
@@ -174,6 +176,7 @@ async fn run_down(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn serve_gives_up_after_the_startup_timeout_with_a_clear_message_and_exit_status() {
     // Arrange: a database that never appears.
     let address = unused_address();
@@ -215,6 +218,7 @@ async fn serve_gives_up_after_the_startup_timeout_with_a_clear_message_and_exit_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn migrate_still_fails_fast_while_the_database_is_down() {
     // Arrange
     let address = unused_address();

@@ -279,7 +279,7 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The body of every error response (contract §4).
+/// The body of every error response: `error_code` is 1000 + the HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
 #[oai(rename = "Error")]
 pub(crate) struct ErrorBody {

@@ -374,3 +374,12 @@ async fn swagger_ui_is_served_at_docs() {
     assert!(header(&response, "content-type").is_some_and(|t| t.starts_with("text/html")));
     assert!(text(response).await.contains("swagger"));
 }
+
+#[tokio::test]
+async fn the_document_cites_nothing_outside_the_repository() {
+    let document = spec().await.to_string();
+
+    for outside in ["contract", "§", "../", "shared/spec"] {
+        assert!(!document.contains(outside), "{outside:?} in the document");
+    }
+}

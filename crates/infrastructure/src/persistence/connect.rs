@@ -19,7 +19,7 @@ use sea_orm::{
     SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait as _,
 };
 
-use super::error::{is_unavailable, store_error};
+use super::error::{is_missing_database, is_unavailable, store_error};
 use super::pool::{ConnectionPool, Deadlines, Transactions};
 
 /// The page cache of each connection to a SQLite file, in KiB when negative
@@ -225,9 +225,49 @@ pub enum ConnectError {
     /// The database did not answer in time.
     #[error("the database did not answer within {0:?}")]
     TimedOut(Duration),
+    /// The PostgreSQL database the URL names does not exist on its server.
+    #[error(
+        "the database \"{database}\" does not exist on {host}:{port}; create it first: \
+         createdb -h {host} -p {port} -U {user} {database}"
+    )]
+    NoSuchDatabase {
+        /// The database's name.
+        database: String,
+        /// The server's host.
+        host: String,
+        /// The server's port.
+        port: u16,
+        /// The user the URL names.
+        user: String,
+    },
     /// The database refused the connection or the schema could not be prepared.
-    #[error("cannot connect to the database")]
-    Database(#[source] DbErr),
+    // The driver's error is part of the message rather than a source: its own
+    // message already repeats its source's, so a chain would print it twice.
+    #[error("cannot connect to the database: {0}")]
+    Database(DbErr),
+}
+
+/// The server, user and database of a PostgreSQL URL.
+#[derive(Debug, Clone)]
+struct PostgresTarget {
+    host: String,
+    port: u16,
+    user: String,
+    database: String,
+}
+
+impl PostgresTarget {
+    fn of(options: &PgConnectOptions) -> Self {
+        Self {
+            host: options.get_host().to_owned(),
+            port: options.get_port(),
+            user: options.get_username().to_owned(),
+            database: options
+                .get_database()
+                .unwrap_or(options.get_username())
+                .to_owned(),
+        }
+    }
 }
 
 /// Which database a URL names.
@@ -281,6 +321,9 @@ pub struct Database {
     migration_setup: Option<String>,
     /// The PostgreSQL schema to create when opening.
     schema: Option<String>,
+    /// Where a PostgreSQL database lives, to say so when it does not exist
+    /// (never the password).
+    postgres_target: Option<PostgresTarget>,
     min_connections: usize,
     connect_timeout: Duration,
 }
@@ -320,7 +363,7 @@ impl Database {
             self.pool
                 .open(self.min_connections)
                 .await
-                .map_err(ConnectError::Database)?;
+                .map_err(|error| self.refused(error))?;
             if let Some(schema) = &self.schema {
                 create_schema(&self.connection, schema)
                     .await
@@ -331,6 +374,18 @@ impl Database {
         tokio::time::timeout(self.connect_timeout, open)
             .await
             .map_err(|_| ConnectError::TimedOut(self.connect_timeout))?
+    }
+
+    fn refused(&self, error: DbErr) -> ConnectError {
+        match &self.postgres_target {
+            Some(target) if is_missing_database(&error) => ConnectError::NoSuchDatabase {
+                database: target.database.clone(),
+                host: target.host.clone(),
+                port: target.port,
+                user: target.user.clone(),
+            },
+            _ => ConnectError::Database(error),
+        }
     }
 
     /// Lets the repository's statements through, once the database is open
@@ -475,11 +530,18 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
         }
         setup
     });
+    let postgres_target = match &target {
+        Target::Postgres => Some(PostgresTarget::of(
+            &PgConnectOptions::from_str(&settings.url).map_err(ConnectError::InvalidUrl)?,
+        )),
+        Target::SqliteMemory | Target::SqliteFile(_) => None,
+    };
     Ok(Database {
         connection,
         pool,
         migration_setup,
         schema,
+        postgres_target,
         min_connections: usize::try_from(min).unwrap_or(usize::MAX),
         connect_timeout: settings.connect_timeout,
     })

@@ -105,6 +105,24 @@ pub(crate) fn is_unavailable(error: &DbErr) -> bool {
     }
 }
 
+/// Whether PostgreSQL refused a connection because the database it names
+/// does not exist (SQLSTATE 3D000, `invalid_catalog_name`).
+pub(crate) fn is_missing_database(error: &DbErr) -> bool {
+    let (DbErr::Conn(RuntimeErr::SqlxError(error))
+    | DbErr::Exec(RuntimeErr::SqlxError(error))
+    | DbErr::Query(RuntimeErr::SqlxError(error))) = error
+    else {
+        return false;
+    };
+    matches!(
+        error.as_ref(),
+        sqlx::Error::Database(error)
+            if error
+                .try_downcast_ref::<PgDatabaseError>()
+                .is_some_and(|error| error.code() == "3D000")
+    )
+}
+
 fn is_transient(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)

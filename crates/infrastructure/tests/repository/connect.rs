@@ -9,7 +9,7 @@ use infrastructure::{
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::support::{Backend, Scratch, TestDb, point, settings, unique_name};
+use crate::support::{Backend, Scratch, TestDb, point, postgres_url, settings, unique_name};
 
 const MIGRATIONS: usize = 2;
 
@@ -57,6 +57,7 @@ async fn a_sqlite_database_file_gets_its_missing_directories() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn a_postgres_schema_is_created_and_becomes_the_search_path() {
     let Some(scratch) = Scratch::new(Backend::Postgres) else {
         return;
@@ -173,6 +174,7 @@ async fn health_checks_report_pending_migrations_without_changing_anything_on_sq
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn health_checks_report_pending_migrations_without_changing_anything_on_postgres() {
     health_checks_report_pending_migrations_without_changing_anything(Backend::Postgres).await;
 }
@@ -192,4 +194,35 @@ async fn a_closed_pool_is_reported_unavailable(db: TestDb) {
         matches!(found, Err(StoreError::Unavailable(_))),
         "{found:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn a_missing_postgres_database_is_named_once_with_how_to_create_it() {
+    // Arrange: the test server, a database on it that does not exist.
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let (server, _) = url.rsplit_once('/').expect("a database in the URL");
+    let missing = unique_name("missing");
+
+    // Act
+    let result = connect(&settings(format!("{server}/{missing}"), None)).await;
+
+    // Assert
+    let Err(error) = result else {
+        panic!("connected to a database that does not exist");
+    };
+    let message = error.to_string();
+    assert!(
+        matches!(error, ConnectError::NoSuchDatabase { .. }),
+        "{message}"
+    );
+    assert!(
+        message.starts_with(&format!("the database \"{missing}\" does not exist on ")),
+        "{message}"
+    );
+    assert!(message.contains(&format!(" {missing}")), "{message}");
+    assert_eq!(message.matches("does not exist").count(), 1, "{message}");
+    assert!(std::error::Error::source(&error).is_none(), "{message}");
 }

@@ -47,6 +47,7 @@ async fn readiness_follows_the_migrations_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn readiness_follows_the_migrations_on_postgres() {
     readiness_follows_the_migrations(Backend::Postgres).await;
 }

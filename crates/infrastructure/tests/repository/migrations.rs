@@ -76,6 +76,7 @@ async fn the_schema_has_the_unique_and_query_indexes(db: TestDb) {
 /// Text columns of PostgreSQL must compare by code point, as SQLite's do,
 /// whatever the database's default collation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn every_postgres_text_column_uses_the_c_collation() {
     run(Backend::Postgres, |db: TestDb| async move {
         let sql = "SELECT column_name, collation_name FROM information_schema.columns \

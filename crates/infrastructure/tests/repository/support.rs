@@ -27,6 +27,7 @@ macro_rules! on_both_backends {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[::pg_gate::requires_postgres]
             async fn postgres() {
                 $crate::support::run($crate::support::Backend::Postgres, super::$test).await;
             }

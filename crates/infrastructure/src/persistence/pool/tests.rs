@@ -275,6 +275,7 @@ async fn an_in_memory_database_survives_a_statement_past_its_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn a_postgres_statement_past_its_deadline_is_unavailable_and_stopped_by_the_server_too() {
     // Arrange
     let Some(db) = connect_postgres(1, Duration::from_millis(200)).await else {
@@ -306,6 +307,7 @@ async fn a_postgres_statement_past_its_deadline_is_unavailable_and_stopped_by_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn a_postgres_connection_abandoned_mid_statement_is_closed_not_reused() {
     // Arrange
     let Some(db) = connect_postgres(1, Duration::from_secs(10)).await else {
@@ -330,6 +332,7 @@ async fn a_postgres_connection_abandoned_mid_statement_is_closed_not_reused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn a_database_error_leaves_the_connection_in_the_pool() {
     // Arrange
     let Some(db) = connect_postgres(1, Duration::from_secs(10)).await else {
@@ -352,6 +355,7 @@ async fn a_database_error_leaves_the_connection_in_the_pool() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn an_idle_connection_that_died_is_replaced_without_failing_a_statement() {
     // Arrange: the pool's one connection is killed by the server while idle.
     let Some(db) = connect_postgres(1, Duration::from_secs(10)).await else {
@@ -432,6 +436,7 @@ async fn the_status_counts_requests_waiting_for_a_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn reads_survive_a_database_that_dropped_every_connection() {
     // Arrange: both connections of the pool killed by the server while idle
     // for less than the ping threshold, as a restart or a failover does.
@@ -492,6 +497,7 @@ async fn connect_postgres_unprepared(max: u32) -> Option<Database> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn without_prepared_statements_each_statement_gets_the_session_settings_in_a_transaction() {
     // Arrange
     let Some(db) = connect_postgres_unprepared(1).await else {
@@ -537,6 +543,7 @@ async fn without_prepared_statements_each_statement_gets_the_session_settings_in
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
 async fn without_prepared_statements_a_failed_statement_is_rolled_back_and_the_connection_reused() {
     // Arrange
     let Some(db) = connect_postgres_unprepared(1).await else {
