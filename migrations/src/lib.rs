@@ -14,6 +14,7 @@ use sea_orm_migration::{MigrationTrait, async_trait};
 
 mod m20261127_000001_create_integration_points;
 mod m20261127_000002_index_common_queries;
+mod m20261129_000001_create_point_changes;
 
 /// Every migration of the database, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_integration_points::Migration),
             Box::new(m20261127_000002_index_common_queries::Migration),
+            Box::new(m20261129_000001_create_point_changes::Migration),
         ]
     }
 }

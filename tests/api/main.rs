@@ -13,6 +13,7 @@ mod durability;
 mod edges;
 mod errors;
 mod examples;
+mod feed;
 mod limits;
 mod logs;
 mod nul;

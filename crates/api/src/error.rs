@@ -10,6 +10,7 @@ use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use domain::change_feed::ReadChangesError;
 use domain::health::HealthError;
 use domain::integration_point::{
     CreatePointError, DeletePointError, Field, FieldError, GetPointError, ListPointsError,
@@ -86,6 +87,10 @@ pub(crate) enum ApiError {
         /// The time allowed.
         after: Duration,
     },
+    /// 410: the change feed no longer retains changes after the revision
+    /// asked for; the client lists again.
+    #[error("changes after this revision are no longer retained; list again")]
+    Gone,
     /// 412: `If-Match` names no current revision of the point.
     #[error("the integration point has changed (If-Match does not match)")]
     PreconditionFailed,
@@ -170,6 +175,7 @@ impl ApiError {
             Self::PointNotFound | Self::LookupFailed | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) | Self::Contended => StatusCode::CONFLICT,
+            Self::Gone => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -328,6 +334,15 @@ impl From<HealthError> for ApiError {
     fn from(error: HealthError) -> Self {
         tracing::warn!(error = ?error, "not ready");
         Self::NotReady(error)
+    }
+}
+
+impl From<ReadChangesError> for ApiError {
+    fn from(error: ReadChangesError) -> Self {
+        match error {
+            ReadChangesError::Gone { .. } => Self::Gone,
+            ReadChangesError::Store(e) => e.into(),
+        }
     }
 }
 

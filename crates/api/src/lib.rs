@@ -11,6 +11,7 @@
 //! `X-Request-Id` on every response, and one log span per request.
 
 mod auth;
+mod changes;
 mod compression;
 mod cors;
 mod document;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use domain::change_feed::ChangeFeedService;
 use domain::health::HealthCheck;
 use domain::integration_point::{DEFAULT_EXACT_COUNT_MAX, IntegrationPointService};
 use poem::endpoint::BoxEndpoint;
@@ -45,12 +47,13 @@ use poem::{Endpoint, EndpointExt, Request, Response, Route, get};
 use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::auth::Authenticate;
+use crate::changes::ChangesApi;
 use crate::compression::Compression;
 use crate::cors::Cors;
 use crate::guarded::Guarded;
 use crate::health::{Live, Ready};
 use crate::limits::Limits;
-use crate::metrics::{HttpMetrics, Metrics, MetricsEndpoint};
+use crate::metrics::{FeedMetrics, HttpMetrics, Metrics, MetricsEndpoint};
 use crate::middleware::{ErrorShape, RequestLog};
 use crate::payload::BodyLimit;
 use crate::points::{COLLECTION_PATH, PointsApi};
@@ -154,32 +157,38 @@ const DOCS_ROUTES: [&str; 3] = ["/openapi.json", "/docs", "/docs/"];
 /// The operators' paths, all served to `GET` (and so `HEAD`) only.
 const OPERATIONS_ROUTES: [&str; 3] = ["/health/live", "/health/ready", "/metrics"];
 
-/// The whole HTTP application over `service`: the operations under
-/// `/rest/v1/service/integration_points` (`LOOKUP` included), Swagger UI at
+/// The whole HTTP application over `service` and `feed`: the operations
+/// under `/rest/v1/service/integration_points` (`LOOKUP` and the change feed
+/// `…/changes` included), Swagger UI at
 /// `/docs`, the OpenAPI document at `/openapi.json`, and the probes and
 /// metrics (`/health/live`, `/health/ready`, `/metrics`), which ask `health`
 /// about the database.
 ///
 /// Every error leaves it in the shape of contract §4, each request is traced
 /// in a span under its request id, counted and timed.
-pub fn app<S: IntegrationPointService, H: HealthCheck>(
+pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
     service: S,
+    feed: F,
     health: H,
     config: ApiConfig,
 ) -> BoxEndpoint<'static> {
-    let routes = PointsRoutes::new(PointsApi::new(
-        service,
-        config.max_limit,
-        config.exact_count_max,
-    ));
+    let feed_metrics = FeedMetrics::default();
+    let routes = PointsRoutes::new(
+        PointsApi::new(service, config.max_limit, config.exact_count_max),
+        ChangesApi::new(feed, config.max_limit, feed_metrics.clone()),
+    );
     let allow = AllowTable::of(
         routes.clone(),
         OPERATIONS_ROUTES.map(|path| (path, vec![Method::GET])),
     );
-    let templates = Arc::new(RouteTemplates::of::<PointsRoutes<S>>(
+    let templates = Arc::new(RouteTemplates::of::<PointsRoutes<S, F>>(
         DOCS_ROUTES.into_iter().chain(OPERATIONS_ROUTES),
     ));
-    let metrics = Arc::new(Metrics::new(health.clone(), Arc::clone(&templates)));
+    let metrics = Arc::new(Metrics::new(
+        health.clone(),
+        Arc::clone(&templates),
+        &feed_metrics,
+    ));
     let api = document(routes);
     let (spec, swagger_ui) = finished_documents(&api);
     Route::new()
@@ -204,12 +213,15 @@ pub fn app<S: IntegrationPointService, H: HealthCheck>(
 }
 
 /// The OpenAPI document of [`app`], as JSON.
-pub fn openapi_json<S: IntegrationPointService>(service: S, config: ApiConfig) -> String {
-    let api = document(PointsRoutes::new(PointsApi::new(
-        service,
-        config.max_limit,
-        config.exact_count_max,
-    )));
+pub fn openapi_json<S: IntegrationPointService, F: ChangeFeedService>(
+    service: S,
+    feed: F,
+    config: ApiConfig,
+) -> String {
+    let api = document(PointsRoutes::new(
+        PointsApi::new(service, config.max_limit, config.exact_count_max),
+        ChangesApi::new(feed, config.max_limit, FeedMetrics::default()),
+    ));
     document::finish(&api.spec())
 }
 
@@ -228,9 +240,9 @@ fn finished_documents<T: OpenApi>(api: &OpenApiService<T, ()>) -> (StaticBody, S
     )
 }
 
-fn document<S: IntegrationPointService>(
-    routes: PointsRoutes<S>,
-) -> OpenApiService<Guarded<PointsRoutes<S>>, ()> {
+fn document<S: IntegrationPointService, F: ChangeFeedService>(
+    routes: PointsRoutes<S, F>,
+) -> OpenApiService<Guarded<PointsRoutes<S, F>>, ()> {
     OpenApiService::new(
         Guarded(routes),
         "Integration points",

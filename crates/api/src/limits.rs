@@ -13,6 +13,9 @@ use std::time::Duration;
 use domain::integration_point::reject_nul;
 use poem::{Endpoint, Middleware, Request};
 
+use domain::change_feed::ChangesRequest;
+
+use crate::changes::CHANGES_PATH;
 use crate::error::ApiError;
 
 /// Rejects query strings longer than a limit (414) and query parameters
@@ -71,17 +74,22 @@ impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
             .into());
         }
         nul_free_query(&request)?;
-        match tokio::time::timeout(self.timeout, self.inner.call(request)).await {
+        // A long poll of the change feed may wait up to its own limit before
+        // it starts answering; an event stream answers at once and streams on
+        // outside this timeout.
+        let timeout = if request.uri().path() == CHANGES_PATH {
+            self.timeout + ChangesRequest::MAX_WAIT
+        } else {
+            self.timeout
+        };
+        match tokio::time::timeout(timeout, self.inner.call(request)).await {
             Ok(result) => result,
             Err(_) => {
                 tracing::warn!(
-                    timeout_ms = self.timeout.as_millis(),
+                    timeout_ms = timeout.as_millis(),
                     "request cut off: it took too long"
                 );
-                Err(ApiError::TimedOut {
-                    after: self.timeout,
-                }
-                .into())
+                Err(ApiError::TimedOut { after: timeout }.into())
             }
         }
     }

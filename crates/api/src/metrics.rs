@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use domain::health::HealthCheck;
+use domain::integration_point::Timestamp;
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use prometheus_client::collector::Collector;
@@ -76,8 +77,13 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Registers the HTTP metrics, and gauges that read `health`'s pool on
     /// every scrape.
-    pub(crate) fn new<H: HealthCheck>(health: H, routes: Arc<RouteTemplates>) -> Self {
+    pub(crate) fn new<H: HealthCheck>(
+        health: H,
+        routes: Arc<RouteTemplates>,
+        feed: &FeedMetrics,
+    ) -> Self {
         let mut registry = Registry::default();
+        feed.register(&mut registry);
         let requests = Family::<RequestLabels, Counter>::default();
         let latency =
             LatencyFamily::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS.iter().copied()));
@@ -138,6 +144,76 @@ impl Metrics {
         let mut text = String::new();
         prometheus_text::encode(&mut text, &self.registry)?;
         Ok(text)
+    }
+}
+
+/// Upper bounds of the change feed's delivery lag buckets, in seconds: from
+/// a change streamed as it commits to one a slow watcher catches up on.
+const LAG_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
+
+/// The change feed's metrics; clones share them.
+#[derive(Debug, Clone)]
+pub(crate) struct FeedMetrics {
+    watchers: Gauge,
+    delivered: Counter,
+    lag: Histogram,
+}
+
+impl Default for FeedMetrics {
+    fn default() -> Self {
+        Self {
+            watchers: Gauge::default(),
+            delivered: Counter::default(),
+            lag: Histogram::new(LAG_BUCKETS.iter().copied()),
+        }
+    }
+}
+
+impl FeedMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "feed_watchers",
+            "Event streams of the change feed open on this replica",
+            self.watchers.clone(),
+        );
+        registry.register(
+            "feed_changes_delivered",
+            "Changes sent to event stream watchers",
+            self.delivered.clone(),
+        );
+        registry.register(
+            "feed_delivery_lag_seconds",
+            "Time from a change being recorded to its being sent to a watcher",
+            self.lag.clone(),
+        );
+    }
+
+    /// Counts a watcher until the guard is dropped.
+    pub(crate) fn watcher_connected(&self) -> WatcherGuard {
+        self.watchers.inc();
+        WatcherGuard(self.watchers.clone())
+    }
+
+    /// Records a change recorded at `at` being sent now.
+    pub(crate) fn delivered(&self, at: Timestamp) {
+        self.delivered.inc();
+        let now = Timestamp::from_datetime(chrono::Utc::now());
+        let lag_ms = now.as_millis().saturating_sub(at.as_millis()).max(0);
+        // Milliseconds to seconds: exact enough for a histogram.
+        #[allow(clippy::cast_precision_loss)]
+        self.lag.observe(lag_ms as f64 / 1000.0);
+    }
+}
+
+/// One open event stream, counted in `feed_watchers` while it lives.
+#[derive(Debug)]
+pub(crate) struct WatcherGuard(Gauge);
+
+impl Drop for WatcherGuard {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -99,6 +99,8 @@ impl<S: IntegrationPointService> PointsApi<S> {
     /// `X-Total-Count` header tells how many points match the filter in all
     /// (see `count` for what that costs). A full page has a `Link` header to
     /// the next one (`after`), which is as cheap at any depth as the first.
+    /// `X-Revision` is the change feed's revision to watch from after this
+    /// list.
     #[allow(clippy::too_many_arguments)]
     #[oai(path = "/", method = "get", operation_id = "listIntegrationPoints")]
     async fn list(
@@ -167,6 +169,7 @@ impl<S: IntegrationPointService> PointsApi<S> {
             total,
             estimated,
             next,
+            listing.revision.map(|revision| revision.to_string()),
         ))
     }
 
@@ -332,7 +335,8 @@ fn next_link(query: Option<&str>, cursor: &str) -> String {
     format!("<{target}after={cursor}>; rel=\"next\"")
 }
 
-fn view(mask: Option<MaskParam>, flat: Option<FlatParam>) -> View {
+/// How the client asked to see points.
+pub(crate) fn view(mask: Option<MaskParam>, flat: Option<FlatParam>) -> View {
     View {
         mask: mask.map_or_else(Mask::all, |MaskParam(mask)| mask),
         flat: flat.is_some_and(|FlatParam(flat)| flat),

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use domain::change_feed::ChangeFeedService;
 use domain::integration_point::IntegrationPointService;
 use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
@@ -11,6 +12,7 @@ use poem::http::Method;
 use poem_openapi::OpenApi;
 use poem_openapi::registry::{MetaApi, Registry};
 
+use crate::changes::ChangesApi;
 use crate::points::{COLLECTION_PATH, LOOKUP_ALIAS, PointsApi};
 
 /// The table poem-openapi fills in `OpenApi::add_routes`: path, method, endpoint.
@@ -22,32 +24,37 @@ pub(crate) fn lookup_method() -> Method {
 }
 
 /// The points API, with `LOOKUP` on the collection routed to the very endpoint
-/// that serves its alias `POST …/lookup`.
+/// that serves its alias `POST …/lookup`, and the change feed beside it
+/// (`…/changes`, a static segment, which poem routes before `…/{id}`).
 ///
 /// `#[oai(method)]` takes only the standard methods, and OpenAPI 3.0 cannot
 /// describe another one, so the document shows the alias alone (its
 /// description mentions `LOOKUP`) while the route table gets both.
 #[derive(Clone)]
-pub(crate) struct PointsRoutes<S>(PointsApi<S>);
+pub(crate) struct PointsRoutes<S, F>(PointsApi<S>, ChangesApi<F>);
 
-impl<S> PointsRoutes<S> {
-    /// Wraps the derived API.
-    pub(crate) fn new(api: PointsApi<S>) -> Self {
-        Self(api)
+impl<S, F> PointsRoutes<S, F> {
+    /// Wraps the derived APIs.
+    pub(crate) fn new(api: PointsApi<S>, changes: ChangesApi<F>) -> Self {
+        Self(api, changes)
     }
 }
 
-impl<S: IntegrationPointService> OpenApi for PointsRoutes<S> {
+impl<S: IntegrationPointService, F: ChangeFeedService> OpenApi for PointsRoutes<S, F> {
     fn meta() -> Vec<MetaApi> {
-        PointsApi::<S>::meta()
+        let mut meta = PointsApi::<S>::meta();
+        meta.extend(ChangesApi::<F>::meta());
+        meta
     }
 
     fn register(registry: &mut Registry) {
         PointsApi::<S>::register(registry);
+        ChangesApi::<F>::register(registry);
     }
 
     fn add_routes(self, route_table: &mut RouteTable) {
         self.0.add_routes(route_table);
+        self.1.add_routes(route_table);
         let alias_path = format!("{COLLECTION_PATH}{LOOKUP_ALIAS}");
         let alias = route_table
             .get_mut(&alias_path)

@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use domain::change_feed::ChangeFeedService;
 use domain::health::HealthCheck;
 use domain::integration_point::IntegrationPointService;
 use poem::endpoint::BoxEndpoint;
@@ -26,13 +27,14 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `address` (`host:port`; port 0 picks a free port) and prepares the
-    /// API over `service`, with probes and metrics that ask `health`.
+    /// API over `service` and `feed`, with probes and metrics that ask `health`.
     ///
     /// # Errors
     /// When the address cannot be resolved or bound.
-    pub async fn bind<S: IntegrationPointService, H: HealthCheck>(
+    pub async fn bind<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
         address: &str,
         service: S,
+        feed: F,
         health: H,
         config: ApiConfig,
     ) -> io::Result<Self> {
@@ -43,7 +45,7 @@ impl HttpServer {
         Ok(Self {
             acceptor: HeadTimeout::new(TcpAcceptor::from_tokio(listener)?, header_read_timeout),
             local_addr,
-            endpoint: app(service, health, config)
+            endpoint: app(service, feed, health, config)
                 .with(Drain(drain.clone()))
                 .boxed(),
             drain,

@@ -5,5 +5,6 @@
 //! Nothing here performs IO or knows about HTTP, serialisation or SQL: an
 //! invalid point cannot be built, so every layer above can trust what it holds.
 
+pub mod change_feed;
 pub mod health;
 pub mod integration_point;

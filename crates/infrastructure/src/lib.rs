@@ -11,9 +11,9 @@ pub mod persistence;
 pub mod system;
 
 pub use persistence::{
-    ConnectError, Database, DatabaseSettings, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository,
-    SqliteSynchronous, connect, is_transient, migrate, migrate_down, migration_status,
-    pending_migrations, ping, redact_url_password,
+    ChangeListener, ChangeSignal, ConnectError, Database, DatabaseSettings, SeaOrmChangeLog,
+    SeaOrmHealthCheck, SeaOrmIntegrationPointRepository, SqliteSynchronous, connect, is_transient,
+    migrate, migrate_down, migration_status, pending_migrations, ping, redact_url_password,
 };
 /// sea-orm's connection that [`Database::connection`] lends, and the error
 /// type of migrations, so that callers need no direct dependency on sea-orm.

@@ -268,8 +268,12 @@ async fn openapi(settings: &Settings) -> anyhow::Result<String> {
     offline.database.auto_migrate = false;
     offline.database.min_connections = 1;
     offline.database.max_connections = 1;
-    let service = startup::build_service(&offline)?;
-    Ok(api::openapi_json(service, startup::api_config(settings)))
+    let (service, feed) = startup::build_service(&offline)?;
+    Ok(api::openapi_json(
+        service,
+        feed.service.clone(),
+        startup::api_config(settings),
+    ))
 }
 
 /// Where log lines go.

@@ -32,6 +32,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Who may call the API.
     pub auth: AuthSettings,
+    /// The change feed.
+    pub feed: FeedSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -177,6 +179,56 @@ where
             .map(str::to_owned)
             .collect(),
     })
+}
+
+/// The change feed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSettings {
+    /// How long changes are kept: a number and a unit, `s`, `m`, `h` or `d`.
+    pub retention: String,
+    /// How often the feed looks for changes nobody announced.
+    pub poll_interval_ms: u64,
+    /// PostgreSQL only: where the connection that listens for changes goes;
+    /// empty for `database.url`. May hold a password.
+    pub listen_url: String,
+}
+
+impl FeedSettings {
+    /// `retention` as a duration.
+    ///
+    /// # Errors
+    /// When it is not a positive number followed by `s`, `m`, `h` or `d`.
+    pub fn retention(&self) -> anyhow::Result<Duration> {
+        let value = self.retention.trim();
+        let split = value.len().saturating_sub(1);
+        let (number, unit) = (
+            value.get(..split).unwrap_or(""),
+            value.get(split..).unwrap_or(""),
+        );
+        let seconds = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => 0,
+        };
+        let count: u64 = number.parse().unwrap_or(0);
+        anyhow::ensure!(
+            seconds > 0 && count > 0,
+            "feed.retention must be a positive number followed by s, m, h or d (like \"7d\")"
+        );
+        Ok(Duration::from_secs(count.saturating_mul(seconds)))
+    }
+
+    /// The URL the change listener connects to.
+    pub fn listen_url<'a>(&'a self, database: &'a DatabaseSettings) -> &'a str {
+        if self.listen_url.is_empty() {
+            &database.url
+        } else {
+            &self.listen_url
+        }
+    }
 }
 
 /// Logging.
@@ -431,6 +483,11 @@ impl Settings {
             self.server.header_read_timeout_ms >= 1 && self.server.request_timeout_ms >= 1,
             "server.header_read_timeout_ms and server.request_timeout_ms must be at least 1"
         );
+        self.feed.retention()?;
+        anyhow::ensure!(
+            self.feed.poll_interval_ms >= 10,
+            "feed.poll_interval_ms must be at least 10"
+        );
         Ok(())
     }
 
@@ -441,6 +498,7 @@ impl Settings {
     pub fn redacted_toml(&self) -> anyhow::Result<String> {
         let mut copy = self.clone();
         copy.database.url = infrastructure::redact_url_password(&copy.database.url);
+        copy.feed.listen_url = infrastructure::redact_url_password(&copy.feed.listen_url);
         toml::to_string(&copy).context("serialising settings")
     }
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api::{ApiConfig, HttpServer};
-use application::Service;
+use application::{ChangeHub, FeedService, HubSettings, Retention, Service};
 use infrastructure::{
-    Database, OsRandomTokens, SeaOrmHealthCheck, SeaOrmIntegrationPointRepository, SystemClock,
-    UuidV7Ids,
+    ChangeListener, Database, OsRandomTokens, SeaOrmChangeLog, SeaOrmHealthCheck,
+    SeaOrmIntegrationPointRepository, SystemClock, UuidV7Ids,
 };
 use tokio::time::Instant;
 
@@ -19,6 +19,56 @@ use crate::configuration::Settings;
 /// The production service: use cases over the sea-orm repository.
 pub type ProductionService =
     Service<SeaOrmIntegrationPointRepository, SystemClock, UuidV7Ids, OsRandomTokens>;
+
+/// The production change feed: its use cases over the sea-orm change log.
+pub type ProductionFeed = FeedService<SeaOrmChangeLog>;
+
+/// How often retention looks for changes to drop, and how many one statement
+/// drops: small batches keep each delete short beside live traffic.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+const RETENTION_BATCH: u64 = 1000;
+
+/// The change feed of one replica and the tasks behind it, which run while
+/// it lives.
+pub struct Feed {
+    /// The use cases the API serves.
+    pub service: ProductionFeed,
+    hub: ChangeHub,
+    _listener: Option<ChangeListener>,
+    _retention: Retention,
+}
+
+impl Feed {
+    /// Starts the feed of `db`: its listener (PostgreSQL), fan-out and
+    /// retention, which reach the database on their own once it is up.
+    ///
+    /// # Errors
+    /// When the feed's settings are invalid.
+    pub fn start(db: &Database, settings: &Settings) -> anyhow::Result<Self> {
+        let listener = db
+            .listen_for_changes(settings.feed.listen_url(&settings.database))
+            .context("invalid feed.listen_url")?;
+        let log = SeaOrmChangeLog::new(db);
+        let hub_settings = HubSettings {
+            poll_interval: Duration::from_millis(settings.feed.poll_interval_ms),
+            ..HubSettings::default()
+        };
+        let hub = ChangeHub::start(log.clone(), db.change_signal(), SystemClock, hub_settings);
+        let retention = Retention::start(
+            log.clone(),
+            SystemClock,
+            settings.feed.retention()?,
+            RETENTION_INTERVAL,
+            RETENTION_BATCH,
+        );
+        Ok(Self {
+            service: FeedService::new(log, hub.clone(), hub_settings.batch),
+            hub,
+            _listener: listener,
+            _retention: retention,
+        })
+    }
+}
 
 /// How long closing the pool may take at shutdown. Closing waits for every
 /// connection to come back, and one stuck on a dead network never would.
@@ -46,6 +96,7 @@ pub enum Stop {
 pub struct Application {
     server: HttpServer,
     db: Database,
+    feed: Feed,
     startup: Startup,
     shutdown_timeout: Duration,
     shutdown_delay: Duration,
@@ -76,19 +127,27 @@ impl Application {
         let db = Database::new(&db_settings.to_connection_settings())
             .with_context(|| format!("cannot use the database at {safe_url}"))?;
         let service = service_over(&db)?;
+        let feed = Feed::start(&db, settings)?;
         // Readiness waits on the database no longer than a request would.
         let health = SeaOrmHealthCheck::new(
             db.clone(),
             Duration::from_millis(db_settings.acquire_timeout_ms),
         );
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let server = HttpServer::bind(&address, service, health, api_config(settings))
-            .await
-            .with_context(|| format!("failed to listen on {address}"))?;
+        let server = HttpServer::bind(
+            &address,
+            service,
+            feed.service.clone(),
+            health,
+            api_config(settings),
+        )
+        .await
+        .with_context(|| format!("failed to listen on {address}"))?;
         tracing::info!(address = %server.local_addr(), "listening");
         Ok(Self {
             server,
             db,
+            feed,
             startup: Startup {
                 auto_migrate: db_settings.auto_migrate,
                 timeout: Some(Duration::from_millis(db_settings.startup_timeout_ms))
@@ -129,6 +188,7 @@ impl Application {
         let Self {
             server,
             db,
+            feed,
             startup,
             shutdown_timeout,
             shutdown_delay,
@@ -142,7 +202,7 @@ impl Application {
                     Err(error) => error,
                 }
             };
-            tokio::select! {
+            let delay = tokio::select! {
                 stop = shutdown => match stop {
                     Stop::Drain => shutdown_delay,
                     Stop::Now => Duration::ZERO,
@@ -151,7 +211,12 @@ impl Application {
                     failed = Some(error);
                     Duration::ZERO
                 }
-            }
+            };
+            // Event streams and long polls never end on their own: stopping
+            // the feed ends them, so that their clients reconnect elsewhere
+            // and the graceful shutdown need not wait its whole timeout.
+            feed.hub.stop();
+            delay
         };
         let served = server
             .run_until(stop, shutdown_timeout)
@@ -287,15 +352,15 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
     }
 }
 
-/// The use cases over the database `settings` name, without connecting to
-/// it: what describing the API needs.
+/// The use cases and the change feed over the database `settings` name,
+/// without connecting to it: what describing the API needs.
 ///
 /// # Errors
-/// When the database settings are invalid.
-pub fn build_service(settings: &Settings) -> anyhow::Result<ProductionService> {
+/// When the database or feed settings are invalid.
+pub fn build_service(settings: &Settings) -> anyhow::Result<(ProductionService, Feed)> {
     let db = Database::new(&settings.database.to_connection_settings())
         .context("invalid database settings")?;
-    service_over(&db)
+    Ok((service_over(&db)?, Feed::start(&db, settings)?))
 }
 
 /// The use cases over the repository on `db`.

@@ -57,6 +57,10 @@ pub(crate) enum ListPointsResponse {
         /// `<…>; rel="next"`: the next page, on every full page (RFC 8288).
         #[oai(header = "Link")]
         Option<String>,
+        /// The change feed's revision as of this list: watching `…/changes`
+        /// after it yields every change the list does not reflect.
+        #[oai(header = "X-Revision")]
+        Option<String>,
     ),
 }
 

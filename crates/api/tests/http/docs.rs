@@ -5,6 +5,7 @@ use domain::integration_point::{Field, Group};
 use serde_json::Value;
 
 use crate::fake::FakeService;
+use crate::fake_feed::FakeFeed;
 use crate::{POINTS, client, header, text};
 
 async fn spec() -> Value {
@@ -18,9 +19,12 @@ async fn spec() -> Value {
 
 #[tokio::test]
 async fn the_document_served_is_the_one_the_cli_prints() {
-    let printed: Value =
-        serde_json::from_str(&openapi_json(FakeService::default(), ApiConfig::default()))
-            .expect("JSON");
+    let printed: Value = serde_json::from_str(&openapi_json(
+        FakeService::default(),
+        FakeFeed::default(),
+        ApiConfig::default(),
+    ))
+    .expect("JSON");
 
     assert_eq!(spec().await, printed);
 }
@@ -82,6 +86,11 @@ async fn every_operation_documents_its_success_and_error_statuses() {
             &[
                 "200", "400", "401", "403", "404", "409", "412", "414", "500", "503",
             ],
+        ),
+        (
+            "/changes",
+            "get",
+            &["200", "400", "401", "403", "410", "414", "500", "503"],
         ),
     ];
     let spec = spec().await;
@@ -382,4 +391,35 @@ async fn the_document_cites_nothing_outside_the_repository() {
     for outside in ["contract", "§", "../", "shared/spec"] {
         assert!(!document.contains(outside), "{outside:?} in the document");
     }
+}
+
+#[tokio::test]
+async fn the_change_feed_is_documented_as_json_and_as_an_event_stream() {
+    let spec = spec().await;
+
+    let operation = &spec["paths"][format!("{POINTS}/changes")]["get"];
+    let content = &operation["responses"]["200"]["content"];
+    let parameters: Vec<&str> = operation["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    let list_headers = &spec["paths"][POINTS]["get"]["responses"]["200"]["headers"];
+
+    assert!(content["application/json; charset=utf-8"]["schema"].is_object());
+    assert!(content["text/event-stream"].is_object());
+    assert_eq!(
+        parameters,
+        [
+            "since",
+            "limit",
+            "wait",
+            "mask",
+            "flat",
+            "Accept",
+            "Last-Event-ID"
+        ]
+    );
+    assert!(list_headers["X-REVISION"].is_object(), "{list_headers}");
 }

@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use domain::change_feed::Cursor;
 use domain::integration_point::{
     CreatePointError, CreatePointRequest, DeletePointError, GetPointError, IfMatch,
     IntegrationPoint, IntegrationPointService, ListPointsError, ListQuery, Listing, LookupError,
@@ -24,6 +25,9 @@ pub enum Failure {
     /// The service panics.
     Panic,
 }
+
+/// The change feed revision every list reports.
+pub const LIST_REVISION: Cursor = Cursor::new(41, 3);
 
 /// The secret in the cause of [`Failure::StoreUnknown`].
 pub const INTERNAL_DETAIL: &str = "relation integration_points: password=hunter2";
@@ -162,7 +166,10 @@ impl IntegrationPointService for FakeService {
         let mut state = self.state();
         let listing = query.run(&state.points);
         state.last_query = Some(query);
-        Ok(listing)
+        Ok(Listing {
+            revision: Some(LIST_REVISION),
+            ..listing
+        })
     }
 
     async fn patch(

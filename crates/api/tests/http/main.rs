@@ -1,12 +1,14 @@
 //! The HTTP API over a fake service: the status, headers and body of every
 //! operation, and of every error path, whatever layer raises it.
 
+mod changes;
 mod compression;
 mod cors;
 mod create;
 mod docs;
 mod errors;
 mod fake;
+mod fake_feed;
 mod fake_health;
 mod lookup;
 mod operations;
@@ -21,6 +23,7 @@ use poem::test::{TestClient, TestResponse};
 use serde_json::{Value, json};
 
 use crate::fake::FakeService;
+use crate::fake_feed::FakeFeed;
 use crate::fake_health::FakeHealth;
 
 /// The collection path.
@@ -33,7 +36,16 @@ fn client(service: &FakeService) -> Client {
 }
 
 fn client_with(service: &FakeService, config: ApiConfig) -> Client {
-    TestClient::new(app(service.clone(), FakeHealth::default(), config))
+    client_of_feed(service, &FakeFeed::default(), config)
+}
+
+fn client_of_feed(service: &FakeService, feed: &FakeFeed, config: ApiConfig) -> Client {
+    TestClient::new(app(
+        service.clone(),
+        feed.clone(),
+        FakeHealth::default(),
+        config,
+    ))
 }
 
 fn lookup_method() -> Method {

@@ -8,12 +8,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::fake::FakeService;
+use crate::fake_feed::FakeFeed;
 use crate::fake_health::{FakeHealth, UNREACHABLE_DETAIL, Verdict};
 use crate::{Client, POINTS, client, error, header, message, text};
 
 fn client_of(health: &FakeHealth) -> Client {
     TestClient::new(app(
         FakeService::default(),
+        FakeFeed::default(),
         health.clone(),
         ApiConfig::default(),
     ))

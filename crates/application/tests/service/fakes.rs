@@ -1,9 +1,12 @@
 //! In-memory implementations of the driven ports.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use domain::change_feed::{
+    Change, ChangeLog, ChangeOp, ChangePage, ChangeWakeups, Cursor, ReadChangesError, Wakeup,
+};
 use domain::integration_point::{
     Clock, ExistingPoints, IdGenerator, IntegrationPoint, IntegrationPointRepository, ListQuery,
     Listing, LookupKey, PointArchive, PointId, StoreError, Timestamp, TokenGenerator, TokenLocal,
@@ -11,15 +14,22 @@ use domain::integration_point::{
 };
 
 /// A repository in a map, with the same uniqueness and compare-and-swap rules
-/// as the real one.
+/// as the real one, recording each write's change in its change log as the
+/// port requires.
 #[derive(Clone, Default)]
 pub struct InMemoryRepository {
     points: Arc<Mutex<BTreeMap<PointId, IntegrationPoint>>>,
+    changes: InMemoryChangeLog,
 }
 
 impl InMemoryRepository {
     fn with_points<R>(&self, f: impl FnOnce(&mut BTreeMap<PointId, IntegrationPoint>) -> R) -> R {
         f(&mut self.points.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The log its writes record their changes in.
+    pub fn changes(&self) -> InMemoryChangeLog {
+        self.changes.clone()
     }
 
     /// The stored point, for assertions.
@@ -56,6 +66,7 @@ impl IntegrationPointRepository for InMemoryRepository {
                 return Err(WriteError::Duplicate(field));
             }
             points.insert(point.id(), point.clone());
+            self.changes.record(ChangeOp::Create, point.clone());
             Ok(())
         })
     }
@@ -65,7 +76,12 @@ impl IntegrationPointRepository for InMemoryRepository {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
-        self.with_points(|points| Ok(query.run(points.values())))
+        self.with_points(|points| {
+            Ok(Listing {
+                revision: Some(self.changes.newest()),
+                ..query.run(points.values())
+            })
+        })
     }
 
     async fn update(
@@ -84,6 +100,7 @@ impl IntegrationPointRepository for InMemoryRepository {
                 return Err(WriteError::Duplicate(field));
             }
             points.insert(point.id(), point.clone());
+            self.changes.record(ChangeOp::Update, point.clone());
             Ok(WriteOutcome::Applied)
         })
     }
@@ -95,7 +112,9 @@ impl IntegrationPointRepository for InMemoryRepository {
     ) -> Result<WriteOutcome, StoreError> {
         self.with_points(|points| match points.get(&id) {
             Some(p) if expected.is_none_or(|v| v == p.version()) => {
-                points.remove(&id);
+                if let Some(gone) = points.remove(&id) {
+                    self.changes.record(ChangeOp::Delete, gone);
+                }
                 Ok(WriteOutcome::Applied)
             }
             _ => Ok(WriteOutcome::Stale),
@@ -240,5 +259,165 @@ impl TokenGenerator for SequentialTokens {
         }
         let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
         TokenLocal::from_bytes(u128::from(n).to_be_bytes())
+    }
+}
+
+/// A change log in a vector: positions count up from 1, retention moves a
+/// horizon; every record wakes the feed through its [`FakeWakeups`].
+#[derive(Clone, Default)]
+pub struct InMemoryChangeLog {
+    state: Arc<Mutex<LogState>>,
+    wakeups: FakeWakeups,
+    clock_millis: Arc<AtomicI64>,
+}
+
+#[derive(Default)]
+struct LogState {
+    changes: Vec<Change>,
+    horizon: Cursor,
+    next_position: u64,
+}
+
+impl InMemoryChangeLog {
+    fn with_state<R>(&self, f: impl FnOnce(&mut LogState) -> R) -> R {
+        f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Appends the change `op` made, leaving `point`, and wakes the feed.
+    pub fn record(&self, op: ChangeOp, point: IntegrationPoint) {
+        let at = Timestamp::from_millis(self.clock_millis.load(Ordering::SeqCst)).expect("a time");
+        self.with_state(|state| {
+            state.next_position += 1;
+            let cursor = Cursor::new(0, state.next_position);
+            state.changes.push(Change::new(cursor, op, point, at));
+        });
+        self.wakeups.raise(Wakeup::Changed);
+    }
+
+    /// Records the time of the changes recorded from now on.
+    pub fn set_time(&self, millis: i64) {
+        self.clock_millis.store(millis, Ordering::SeqCst);
+    }
+
+    /// The cursor of the newest change, or the horizon.
+    pub fn newest(&self) -> Cursor {
+        self.with_state(|state| state.changes.last().map_or(state.horizon, Change::cursor))
+    }
+
+    /// Every retained change.
+    pub fn all(&self) -> Vec<Change> {
+        self.with_state(|state| state.changes.clone())
+    }
+
+    /// The wake-ups its records raise.
+    pub fn wakeups(&self) -> FakeWakeups {
+        self.wakeups.clone()
+    }
+}
+
+impl ChangeLog for InMemoryChangeLog {
+    async fn read(
+        &self,
+        after: Option<Cursor>,
+        limit: u64,
+    ) -> Result<ChangePage, ReadChangesError> {
+        self.with_state(|state| {
+            let from = match after {
+                Some(after) if after < state.horizon => {
+                    return Err(ReadChangesError::Gone {
+                        horizon: state.horizon,
+                    });
+                }
+                Some(after) => after,
+                None => state.horizon,
+            };
+            let changes: Vec<Change> = state
+                .changes
+                .iter()
+                .filter(|c| c.cursor() > from)
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .cloned()
+                .collect();
+            let next = changes.last().map_or(from, Change::cursor);
+            Ok(ChangePage { changes, next })
+        })
+    }
+
+    async fn head(&self) -> Result<Cursor, StoreError> {
+        Ok(self.newest())
+    }
+
+    async fn expire(&self, older_than: Timestamp, batch: u64) -> Result<u64, StoreError> {
+        self.with_state(|state| {
+            let doomed = state
+                .changes
+                .iter()
+                .take(usize::try_from(batch).unwrap_or(usize::MAX))
+                .take_while(|c| c.at() < older_than)
+                .count();
+            if let Some(last) = doomed.checked_sub(1).map(|i| state.changes[i].cursor()) {
+                state.horizon = last;
+            }
+            state.changes.drain(..doomed);
+            Ok(doomed as u64)
+        })
+    }
+}
+
+/// Wake-ups raised by hand (or by [`InMemoryChangeLog::record`]).
+#[derive(Clone)]
+pub struct FakeWakeups {
+    notify: Arc<tokio::sync::Notify>,
+    pending: Arc<Mutex<Option<Wakeup>>>,
+    listening: Arc<AtomicBool>,
+    /// When false, records raise nothing: only the safety poll finds them.
+    enabled: Arc<AtomicBool>,
+}
+
+impl Default for FakeWakeups {
+    fn default() -> Self {
+        Self {
+            notify: Arc::default(),
+            pending: Arc::default(),
+            listening: Arc::new(AtomicBool::new(true)),
+            enabled: Arc::new(AtomicBool::new(true)),
+        }
+    }
+}
+
+impl FakeWakeups {
+    /// Raises a wake-up.
+    pub fn raise(&self, wakeup: Wakeup) {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return;
+        }
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(wakeup);
+        self.notify.notify_one();
+    }
+
+    /// Stops raising wake-ups, as a lost listener would.
+    pub fn silence(&self) {
+        self.enabled.store(false, Ordering::SeqCst);
+        self.listening.store(false, Ordering::SeqCst);
+    }
+}
+
+impl ChangeWakeups for FakeWakeups {
+    async fn next(&self) -> Wakeup {
+        loop {
+            let pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(wakeup) = pending {
+                return wakeup;
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    fn listening(&self) -> bool {
+        self.listening.load(Ordering::SeqCst)
     }
 }

@@ -1,6 +1,7 @@
 //! Use-case tests over in-memory ports: every rule of the service, no database.
 
 mod fakes;
+mod feed;
 mod transfer;
 
 use std::sync::Arc;

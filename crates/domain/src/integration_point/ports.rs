@@ -102,6 +102,12 @@ pub enum WriteOutcome {
 
 /// Where points are kept. Implementations enforce uniqueness themselves (so two
 /// replicas cannot both win) and make every conditional write one atomic step.
+///
+/// Every write that changes a point MUST record its
+/// [`Change`](crate::change_feed::Change) for the
+/// [`ChangeLog`](crate::change_feed::ChangeLog) atomically with it: the change
+/// exists if and only if the write committed. A write that changes nothing
+/// (`Stale`) records none.
 pub trait IntegrationPointRepository: Clone + Send + Sync + 'static {
     /// Stores a new point.
     ///
@@ -124,7 +130,8 @@ pub trait IntegrationPointRepository: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<IntegrationPoint>, StoreError>> + Send;
 
     /// Runs a list query in the store: filter, order, page and total count are
-    /// all evaluated there, never in memory.
+    /// all evaluated there, never in memory. The listing's revision MUST come
+    /// from the page's own snapshot.
     ///
     /// # Errors
     /// Only store failures.

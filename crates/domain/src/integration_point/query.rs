@@ -980,7 +980,11 @@ impl ListQuery {
             .take(usize::try_from(self.page.limit()).unwrap_or(usize::MAX))
             .cloned()
             .collect();
-        Listing { items, total }
+        Listing {
+            items,
+            total,
+            revision: None,
+        }
     }
 }
 
@@ -991,6 +995,10 @@ pub struct Listing {
     pub items: Vec<IntegrationPoint>,
     /// How many points match the filter, ignoring offset, limit and `after`.
     pub total: Total,
+    /// The change feed's cursor as of the page's snapshot: watching after it
+    /// yields every change the page does not reflect. `None` from a store
+    /// that keeps no change feed (such as [`ListQuery::run`]).
+    pub revision: Option<crate::change_feed::Cursor>,
 }
 
 /// Which fields a representation shows.

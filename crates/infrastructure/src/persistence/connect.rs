@@ -21,6 +21,7 @@ use sea_orm::{
 
 use super::error::{is_missing_database, is_unavailable, store_error};
 use super::pool::{ConnectionPool, Deadlines, Transactions};
+use super::wakeups::{self, ChangeListener, ChangeSignal};
 
 /// The page cache of each connection to a SQLite file, in KiB when negative
 /// (SQLite's convention): 256 KiB instead of SQLite's default 2 MiB.
@@ -319,11 +320,14 @@ pub struct Database {
     /// its search path, and no prepared statements left over (the setting
     /// `prepared_statements = false`).
     migration_setup: Option<String>,
-    /// The PostgreSQL schema to create when opening.
+    /// The PostgreSQL schema to create when opening, which the change
+    /// listener joins too.
     schema: Option<String>,
     /// Where a PostgreSQL database lives, to say so when it does not exist
     /// (never the password).
     postgres_target: Option<PostgresTarget>,
+    /// Raised by the repository's writes; the change feed waits on it.
+    signal: ChangeSignal,
     min_connections: usize,
     connect_timeout: Duration,
 }
@@ -403,6 +407,30 @@ impl Database {
 
     pub(crate) fn pool(&self) -> &ConnectionPool {
         &self.pool
+    }
+
+    /// The wake-ups of this replica's change feed: raised by every write of
+    /// this process, and on PostgreSQL, once [`Database::listen_for_changes`]
+    /// runs, by every writer's.
+    pub fn change_signal(&self) -> ChangeSignal {
+        self.signal.clone()
+    }
+
+    /// On PostgreSQL, starts the one connection that listens for every
+    /// writer's changes, at `url` (usually the database's own URL; a direct
+    /// one when statements go through a pooler in transaction mode, which
+    /// cannot LISTEN); it connects, and reconnects, on its own. `None` on
+    /// SQLite, where only this process writes.
+    ///
+    /// # Errors
+    /// [`ConnectError::InvalidUrl`] for a URL that is not PostgreSQL's.
+    pub fn listen_for_changes(&self, url: &str) -> Result<Option<ChangeListener>, ConnectError> {
+        match self.pool.backend() {
+            sea_orm::DbBackend::Postgres => {
+                wakeups::listen(url, self.schema.as_deref(), self.signal.clone()).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Closes every connection: idle ones at once and cleanly, busy ones as
@@ -542,6 +570,7 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
         migration_setup,
         schema,
         postgres_target,
+        signal: ChangeSignal::new(),
         min_connections: usize::try_from(min).unwrap_or(usize::MAX),
         connect_timeout: settings.connect_timeout,
     })

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use domain::change_feed::ChangeLog as _;
 use domain::integration_point::{
     Count, IntegrationPoint, IntegrationPointRepository, ListQuery, Listing, LookupKey, PointId,
     SearchText, StoreError, Total, Version, WriteError, WriteOutcome,
@@ -15,11 +16,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::changes::SeaOrmChangeLog;
 use super::connect::Database;
 use super::entity::{self, Column, Entity};
 use super::error::{store_error, write_error};
 use super::pool::ConnectionPool;
 use super::query;
+use super::wakeups::ChangeSignal;
 
 mod archive;
 
@@ -33,6 +36,10 @@ mod archive;
 pub struct SeaOrmIntegrationPointRepository {
     pool: ConnectionPool,
     statements: Arc<Statements>,
+    /// Told of every write that recorded a change (the table's trigger
+    /// records it), so that this replica's watchers hear of it at once.
+    signal: ChangeSignal,
+    changes: SeaOrmChangeLog,
 }
 
 impl SeaOrmIntegrationPointRepository {
@@ -41,7 +48,21 @@ impl SeaOrmIntegrationPointRepository {
     pub fn new(db: &Database) -> Self {
         let pool = db.pool().clone();
         let statements = Arc::new(Statements::render(pool.backend()));
-        Self { pool, statements }
+        Self {
+            pool,
+            statements,
+            signal: db.change_signal(),
+            changes: SeaOrmChangeLog::new(db),
+        }
+    }
+
+    /// Tells this replica's change feed about a write that took effect.
+    fn announce(&self, outcome: WriteOutcome) -> WriteOutcome {
+        match outcome {
+            WriteOutcome::Applied => self.signal.announce(),
+            WriteOutcome::Stale => {}
+        }
+        outcome
     }
 
     /// How many points match the query's filter, given the length of its
@@ -351,7 +372,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             .writes()
             .execute_raw(self.statements.insert(point))
             .await
-            .map(drop)
+            .map(|_| self.signal.announce())
             .map_err(|e| write_error("insert integration point", &e))
     }
 
@@ -375,6 +396,9 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         )
     )]
     async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
+        // Before the page: every change up to it is committed, so reflected
+        // in the page; any change after it is newer than the head read.
+        let revision = self.changes.head().await?;
         let rows = query::page(query)
             .all(&self.pool.reads())
             .await
@@ -384,7 +408,11 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             .into_iter()
             .map(IntegrationPoint::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(Listing { items, total })
+        Ok(Listing {
+            items,
+            total,
+            revision: Some(revision),
+        })
     }
 
     #[tracing::instrument(
@@ -403,7 +431,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             .execute_raw(self.statements.update(point, expected))
             .await
             .map_err(|e| write_error("update integration point", &e))?;
-        Ok(outcome(result.rows_affected()))
+        Ok(self.announce(outcome(result.rows_affected())))
     }
 
     #[tracing::instrument(
@@ -424,7 +452,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
             .exec(&self.pool.writes())
             .await
             .map_err(|e| store_error("delete integration point", &e))?;
-        Ok(outcome(result.rows_affected))
+        Ok(self.announce(outcome(result.rows_affected)))
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(key = key_kind(key)))]

@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::support::{Backend, Scratch, TestDb, point, postgres_url, settings, unique_name};
 
-const MIGRATIONS: usize = 2;
+const MIGRATIONS: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_in_memory_sqlite_database_keeps_its_data_for_the_life_of_the_pool() {

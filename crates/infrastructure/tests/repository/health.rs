@@ -29,7 +29,7 @@ async fn readiness_follows_the_migrations(backend: Backend) {
 
     // Assert
     assert!(
-        matches!(unmigrated, Err(HealthError::MigrationsPending(2))),
+        matches!(unmigrated, Err(HealthError::MigrationsPending(3))),
         "{unmigrated:?}"
     );
     assert!(migrated.is_ok(), "{migrated:?}");

@@ -8,6 +8,7 @@
 #[macro_use]
 mod support;
 
+mod changes;
 mod concurrency;
 mod connect;
 mod counting;

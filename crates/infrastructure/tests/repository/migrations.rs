@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::support::{Backend, TestDb, point, run};
 
-const MIGRATIONS: usize = 2;
+const MIGRATIONS: usize = 3;
 
 /// The names of the indexes on `integration_points`, sorted.
 async fn index_names(db: &TestDb) -> Vec<String> {

@@ -260,7 +260,7 @@ async fn random_queries_give_what_the_domain_evaluates_in_memory(db: TestDb) {
 
     for i in 0..QUERIES {
         let query = random_query(&mut rng, &points);
-        let Listing { items, total } = query.run(&points);
+        let Listing { items, total, .. } = query.run(&points);
         let matched = query.clone().counted(Count::Exact).run(&points).total;
         found_some += usize::from(!items.is_empty());
         filtered_some +=

@@ -1,0 +1,316 @@
+//! The change feed's use cases over in-memory ports: the service's writes
+//! record changes, the long poll, watches (catch-up, live, lagging), the
+//! hub's safety poll, and retention.
+
+use std::time::Duration;
+
+use application::{ChangeHub, FeedService, HubEvent, HubSettings, Retention};
+use domain::change_feed::{
+    ChangeFeedService, ChangeOp, ChangeWatch, ChangesRequest, Cursor, ReadChangesError, WatchError,
+};
+use domain::integration_point::{
+    Comment, IntegrationPointService, ListQuery, Page, PatchPointRequest, Sort,
+};
+
+use crate::fakes::{FixedClock, InMemoryChangeLog};
+use crate::{create, service};
+
+const PATIENCE: Duration = Duration::from_secs(5);
+
+fn settings() -> HubSettings {
+    HubSettings {
+        poll_interval: Duration::from_millis(50),
+        batch: 3,
+        capacity: 4,
+    }
+}
+
+async fn feed(
+    log: &InMemoryChangeLog,
+    settings: HubSettings,
+) -> (FeedService<InMemoryChangeLog>, ChangeHub) {
+    let hub = ChangeHub::start(log.clone(), log.wakeups(), FixedClock::at(1_000), settings);
+    tokio::time::timeout(PATIENCE, hub.ready())
+        .await
+        .expect("the hub reads the head");
+    (
+        FeedService::new(log.clone(), hub.clone(), settings.batch),
+        hub,
+    )
+}
+
+fn request(since: Option<Cursor>, wait: Duration) -> ChangesRequest {
+    ChangesRequest::new(since, None, 1000, wait).expect("a valid request")
+}
+
+/// Waits until the hub has read up to the log's newest change.
+async fn settled(hub: &ChangeHub, log: &InMemoryChangeLog) {
+    tokio::time::timeout(PATIENCE, async {
+        while hub.progress().cursor < log.newest() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the hub catches up");
+}
+
+#[tokio::test]
+async fn every_write_of_the_service_records_one_change_and_a_no_op_patch_none() {
+    // Arrange
+    let (service, repository, _) = service();
+    let point = create(&service, "A").await;
+    let title = PatchPointRequest {
+        comment: Some(Comment::new("C").expect("a comment")),
+        ..PatchPointRequest::default()
+    };
+
+    // Act
+    service
+        .patch(point.id(), title.clone(), None)
+        .await
+        .expect("patch");
+    service
+        .patch(point.id(), title, None)
+        .await
+        .expect("the same patch: no change");
+    service
+        .rotate_token(point.id(), None)
+        .await
+        .expect("rotate");
+    service.delete(point.id(), None).await.expect("delete");
+
+    // Assert
+    let seen: Vec<_> = repository
+        .changes()
+        .all()
+        .iter()
+        .map(|c| (c.op(), c.version().get()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ChangeOp::Create, 1),
+            (ChangeOp::Update, 2),
+            (ChangeOp::Update, 3),
+            (ChangeOp::Delete, 3),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_list_carries_the_revision_of_the_changes_it_reflects() {
+    let (service, repository, _) = service();
+    create(&service, "A").await;
+
+    let listing = service
+        .list(
+            ListQuery::new(None, Sort::default(), Page::new(0, 10, 10).expect("page"))
+                .expect("query"),
+        )
+        .await
+        .expect("list");
+
+    assert_eq!(listing.revision, Some(repository.changes().newest()));
+}
+
+#[tokio::test]
+async fn a_long_poll_answers_at_once_when_changes_are_there() {
+    let (service, repository, _) = service();
+    create(&service, "A").await;
+    let (feed, _hub) = feed(&repository.changes(), settings()).await;
+
+    let page = tokio::time::timeout(
+        Duration::from_secs(1),
+        feed.changes(request(None, Duration::from_secs(30))),
+    )
+    .await
+    .expect("no waiting")
+    .expect("read");
+
+    assert_eq!(page.changes.len(), 1);
+    assert_eq!(page.next, page.changes[0].cursor());
+}
+
+#[tokio::test]
+async fn a_long_poll_waits_for_the_next_change_and_returns_it() {
+    // Arrange
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    let (feed, hub) = feed(&log, settings()).await;
+    settled(&hub, &log).await;
+    let head = log.newest();
+
+    // Act
+    let poll = tokio::spawn(async move { feed.changes(request(Some(head), PATIENCE)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let point = create(&service, "LATE").await;
+    let page = poll.await.expect("the poll").expect("read");
+
+    // Assert
+    let ids: Vec<_> = page.changes.iter().map(|c| c.id()).collect();
+    assert_eq!(ids, [point.id()]);
+}
+
+#[tokio::test]
+async fn a_long_poll_with_nothing_new_answers_empty_after_its_wait() {
+    let (_, repository, _) = service();
+    let (feed, _hub) = feed(&repository.changes(), settings()).await;
+    let started = tokio::time::Instant::now();
+
+    let page = feed
+        .changes(request(None, Duration::from_millis(300)))
+        .await
+        .expect("read");
+
+    assert_eq!(page.changes, []);
+    assert!(started.elapsed() >= Duration::from_millis(300), "it waited");
+}
+
+#[tokio::test]
+async fn a_watch_delivers_the_backlog_then_live_changes_each_once_in_order() {
+    // Arrange: a backlog longer than one read.
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    let mut expected = Vec::new();
+    for i in 0..7 {
+        expected.push(create(&service, &format!("OLD{i}")).await.id());
+    }
+    let (feed, _hub) = feed(&log, settings()).await;
+
+    // Act
+    let mut watch = feed.watch(None).await.expect("watch");
+    let mut seen = Vec::new();
+    for i in 0..5 {
+        expected.push(create(&service, &format!("NEW{i}")).await.id());
+    }
+    while seen.len() < expected.len() {
+        let change = tokio::time::timeout(PATIENCE, watch.next())
+            .await
+            .expect("a change in time")
+            .expect("a change");
+        seen.push(change.id());
+    }
+
+    // Assert
+    assert_eq!(seen, expected);
+    let extra = tokio::time::timeout(Duration::from_millis(200), watch.next()).await;
+    assert!(extra.is_err(), "nothing more: {extra:?}");
+}
+
+#[tokio::test]
+async fn a_watch_that_falls_behind_the_hub_catches_up_without_a_gap() {
+    // Arrange: a hub that keeps only four changes for slow subscribers.
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    let (feed, hub) = feed(&log, settings()).await;
+    settled(&hub, &log).await;
+    let mut watch = feed.watch(Some(log.newest())).await.expect("watch");
+
+    // Act: twenty changes while the watcher reads nothing.
+    let mut expected = Vec::new();
+    for i in 0..20 {
+        expected.push(create(&service, &format!("P{i}")).await.id());
+    }
+    settled(&hub, &log).await;
+    let mut seen = Vec::new();
+    while seen.len() < expected.len() {
+        let change = tokio::time::timeout(PATIENCE, watch.next())
+            .await
+            .expect("a change in time")
+            .expect("a change");
+        seen.push(change.id());
+    }
+
+    // Assert
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn watching_from_a_cursor_retention_dropped_is_gone() {
+    let (service, repository, clock) = service();
+    let log = repository.changes();
+    log.set_time(1_000);
+    create(&service, "A").await;
+    let first = log.newest();
+    create(&service, "B").await;
+    clock.set(10_000);
+    let _retention = Retention::start(
+        log.clone(),
+        clock,
+        Duration::from_millis(1),
+        Duration::from_secs(60),
+        1,
+    );
+    tokio::time::timeout(PATIENCE, async {
+        while !log.all().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("retention drops both changes, one per batch");
+    let (feed, _hub) = feed(&log, settings()).await;
+
+    let watched = feed.watch(Some(first)).await;
+    let read = feed.changes(request(Some(first), Duration::ZERO)).await;
+
+    assert!(matches!(watched.err(), Some(ReadChangesError::Gone { .. })));
+    assert!(matches!(read, Err(ReadChangesError::Gone { .. })));
+}
+
+#[tokio::test]
+async fn retention_keeps_changes_younger_than_the_retention() {
+    let (service, repository, clock) = service();
+    let log = repository.changes();
+    log.set_time(9_000);
+    create(&service, "A").await;
+    clock.set(10_000);
+
+    let _retention = Retention::start(
+        log.clone(),
+        clock,
+        Duration::from_secs(5),
+        Duration::from_secs(60),
+        10,
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    assert_eq!(log.all().len(), 1);
+}
+
+#[tokio::test]
+async fn without_wake_ups_the_safety_poll_still_finds_changes() {
+    // Arrange: a silent listener.
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    log.wakeups().silence();
+    let (_feed, hub) = feed(&log, settings()).await;
+    let mut subscription = hub.subscribe();
+
+    // Act
+    let point = create(&service, "A").await;
+
+    // Assert
+    let event = tokio::time::timeout(PATIENCE, subscription.events.recv())
+        .await
+        .expect("found by polling")
+        .expect("an event");
+    assert!(matches!(event, HubEvent::Change(change) if change.id() == point.id()));
+    assert!(
+        !hub.progress().listening,
+        "the hub reports the lost listener"
+    );
+}
+
+#[tokio::test]
+async fn a_watch_ends_when_the_hub_stops() {
+    let (_, repository, _) = service();
+    let (feed, hub) = feed(&repository.changes(), settings()).await;
+    let mut watch = feed.watch(None).await.expect("watch");
+
+    hub.stop();
+    let ended = tokio::time::timeout(PATIENCE, watch.next())
+        .await
+        .expect("ends");
+
+    assert!(matches!(ended, Err(WatchError::Stopped)));
+}

@@ -1,0 +1,185 @@
+//! [`ChangeSignal`]: tells a replica's change feed that changes may have been
+//! recorded, from this process's own writes at once, and on PostgreSQL from
+//! every writer's `NOTIFY` (sent by the trigger that records the change, so
+//! it arrives after the commit and never for a rollback).
+//!
+//! One listening connection per replica, opened from its own URL: LISTEN
+//! needs a session, which a pooler in transaction mode (PgBouncer) does not
+//! keep, so the listener may need to bypass the pooler the statements use.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Duration;
+
+use domain::change_feed::{ChangeWakeups, Wakeup};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sea_orm::sqlx::{self, ConnectOptions as _};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::connect::ConnectError;
+
+/// The channel the trigger notifies; the payload is the schema written.
+const CHANNEL: &str = "point_changes";
+
+/// The longest wait between attempts to reconnect a lost listener.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+const CHANGED: u8 = 1;
+const LISTENING: u8 = 2;
+const LOST: u8 = 4;
+
+/// The wake-ups of one replica's change feed; clones share them.
+#[derive(Debug, Clone)]
+pub struct ChangeSignal {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    notify: Notify,
+    /// The kinds of wake-up raised since the last [`ChangeWakeups::next`].
+    pending: AtomicU8,
+    listening: AtomicBool,
+}
+
+impl ChangeSignal {
+    /// A signal that only this process raises, and says it hears every
+    /// change: right for SQLite, where no other replica writes (a writer in
+    /// another process is found by the feed's safety poll).
+    pub(crate) fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                notify: Notify::new(),
+                pending: AtomicU8::new(0),
+                listening: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// This process recorded a change.
+    pub(crate) fn announce(&self) {
+        self.raise(CHANGED);
+    }
+
+    fn raise(&self, kind: u8) {
+        self.inner.pending.fetch_or(kind, Ordering::AcqRel);
+        // Stores a permit when nobody waits, so the next wait returns at once.
+        self.inner.notify.notify_one();
+    }
+
+    fn set_listening(&self, listening: bool) {
+        let was = self.inner.listening.swap(listening, Ordering::AcqRel);
+        if was != listening {
+            self.raise(if listening { LISTENING } else { LOST });
+        }
+    }
+}
+
+impl ChangeWakeups for ChangeSignal {
+    async fn next(&self) -> Wakeup {
+        loop {
+            let pending = self.inner.pending.swap(0, Ordering::AcqRel);
+            // A loss outranks a reconnection, which outranks a change: each
+            // asks the feed to look, and the first two change what it reports.
+            if pending & LOST != 0 && !self.listening() {
+                return Wakeup::Lost;
+            }
+            if pending & LISTENING != 0 {
+                return Wakeup::Listening;
+            }
+            if pending != 0 {
+                return Wakeup::Changed;
+            }
+            self.inner.notify.notified().await;
+        }
+    }
+
+    fn listening(&self) -> bool {
+        self.inner.listening.load(Ordering::Acquire)
+    }
+}
+
+/// The task that listens for other writers' changes; it stops when dropped.
+#[derive(Debug)]
+pub struct ChangeListener {
+    task: JoinHandle<()>,
+}
+
+impl Drop for ChangeListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts listening for changes on PostgreSQL at `url`, in `schema` (`None`:
+/// the connection's default), raising `signal` for each; reconnects when the
+/// connection is lost, and raises a re-check each time it is back.
+///
+/// # Errors
+/// [`ConnectError::InvalidUrl`] when `url` is not a PostgreSQL URL.
+pub(crate) fn listen(
+    url: &str,
+    schema: Option<&str>,
+    signal: ChangeSignal,
+) -> Result<ChangeListener, ConnectError> {
+    let mut options = PgConnectOptions::from_str(url)
+        .map_err(ConnectError::InvalidUrl)?
+        .disable_statement_logging();
+    if let Some(schema) = schema {
+        options = options.options([("search_path", schema)]);
+    }
+    // Lost until the first connection proves otherwise.
+    signal.inner.listening.store(false, Ordering::Release);
+    let task = tokio::spawn(async move {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match listen_once(&options, &signal).await {
+                Ok(()) => delay = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(error = %error, "change listener lost its connection; reconnecting");
+                }
+            }
+            signal.set_listening(false);
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+        }
+    });
+    Ok(ChangeListener { task })
+}
+
+/// Listens on one connection until it is lost.
+async fn listen_once(options: &PgConnectOptions, signal: &ChangeSignal) -> Result<(), sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with(options.clone());
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.eager_reconnect(false);
+    // NULL while the configured schema does not exist yet (the service
+    // creates it when it first reaches the database): try again later.
+    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(&mut listener)
+        .await?;
+    let Some(schema) = schema else {
+        return Err(sqlx::Error::Protocol(
+            "the configured schema does not exist yet".to_owned(),
+        ));
+    };
+    listener.listen(CHANNEL).await?;
+    tracing::info!(schema = %schema, "change listener connected");
+    signal.set_listening(true);
+    // Changes committed while the listener was away were announced to
+    // nobody: the feed looks now.
+    signal.raise(LISTENING);
+    loop {
+        match listener.try_recv().await? {
+            Some(notification) if notification.payload() == schema => signal.announce(),
+            Some(_) => {}
+            None => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The change feed's table: what each write records, the order, retention,
+//! the list's revision, and the wake-ups.
+
+use std::time::Duration;
+
+use domain::change_feed::{
+    Change, ChangeLog, ChangeOp, ChangeWakeups, Cursor, ReadChangesError, Wakeup,
+};
+use domain::integration_point::{
+    IntegrationPointRepository, ListQuery, Page, Sort, Timestamp, Version, WriteOutcome,
+};
+use infrastructure::SeaOrmChangeLog;
+use sea_orm::ConnectionTrait;
+
+use crate::support::{Backend, TestDb, point, spec};
+
+fn version(n: i64) -> Version {
+    Version::new(n).expect("a version")
+}
+
+/// The changes after `after`, read in pages of `page`, once there are at
+/// least `expected`.
+///
+/// PostgreSQL withholds a committed change while any older transaction of the
+/// cluster is still open (tests of other databases included), so a change
+/// may take a moment to appear; it never appears out of order.
+async fn read_all(
+    log: &SeaOrmChangeLog,
+    after: Option<Cursor>,
+    page: u64,
+    expected: usize,
+) -> Vec<Change> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut changes = Vec::new();
+    let mut cursor = after;
+    loop {
+        let read = log.read(cursor, page).await.expect("read changes");
+        let short = (read.changes.len() as u64) < page;
+        changes.extend(read.changes);
+        cursor = Some(read.next);
+        if short && (changes.len() >= expected || tokio::time::Instant::now() > deadline) {
+            return changes;
+        }
+        if short {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+on_both_backends!(each_write_records_one_change_with_the_point_it_left);
+async fn each_write_records_one_change_with_the_point_it_left(db: TestDb) {
+    // Arrange
+    let log = SeaOrmChangeLog::new(&db.database);
+    let created = point("A");
+    let updated = spec("A2")
+        .id(created.id())
+        .token(created.token_local().clone())
+        .version(2)
+        .build();
+
+    // Act
+    db.repository.insert(&created).await.expect("insert");
+    let applied = db
+        .repository
+        .update(&updated, version(1))
+        .await
+        .expect("update");
+    let deleted = db
+        .repository
+        .delete(created.id(), None)
+        .await
+        .expect("delete");
+
+    // Assert
+    assert_eq!(
+        (applied, deleted),
+        (WriteOutcome::Applied, WriteOutcome::Applied)
+    );
+    let changes = read_all(&log, None, 100, 3).await;
+    let seen: Vec<_> = changes
+        .iter()
+        .map(|c| (c.op(), c.id(), c.version().get()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ChangeOp::Create, created.id(), 1),
+            (ChangeOp::Update, created.id(), 2),
+            (ChangeOp::Delete, created.id(), 2),
+        ]
+    );
+    assert_eq!(changes[0].point(), Some(&created));
+    assert_eq!(changes[1].point(), Some(&updated));
+    assert_eq!(changes[2].point(), None);
+    assert!(
+        changes.windows(2).all(|w| w[0].cursor() < w[1].cursor()),
+        "cursors ascend"
+    );
+}
+
+on_both_backends!(a_write_that_changes_nothing_records_nothing);
+async fn a_write_that_changes_nothing_records_nothing(db: TestDb) {
+    // Arrange
+    let log = SeaOrmChangeLog::new(&db.database);
+    let created = point("A");
+    db.repository.insert(&created).await.expect("insert");
+    let head = read_all(&log, None, 100, 1).await[0].cursor();
+    let stale = spec("B")
+        .id(created.id())
+        .token(created.token_local().clone())
+        .version(3)
+        .build();
+
+    // Act: a compare-and-swap at the wrong version, and deletes of nothing.
+    let updated = db
+        .repository
+        .update(&stale, version(2))
+        .await
+        .expect("update");
+    let deleted = db
+        .repository
+        .delete(point("C").id(), None)
+        .await
+        .expect("delete");
+    let stale_delete = db
+        .repository
+        .delete(created.id(), Some(version(9)))
+        .await
+        .expect("delete");
+
+    let marker = point("MARKER");
+    db.repository.insert(&marker).await.expect("insert");
+
+    // Assert: after the head, the marker alone.
+    assert_eq!(
+        (updated, deleted, stale_delete),
+        (
+            WriteOutcome::Stale,
+            WriteOutcome::Stale,
+            WriteOutcome::Stale
+        )
+    );
+    let after = read_all(&log, Some(head), 100, 1).await;
+    assert_eq!(
+        after.iter().map(|c| c.id()).collect::<Vec<_>>(),
+        [marker.id()]
+    );
+}
+
+on_both_backends!(reading_in_pages_yields_every_change_once_in_order);
+async fn reading_in_pages_yields_every_change_once_in_order(db: TestDb) {
+    // Arrange
+    let log = SeaOrmChangeLog::new(&db.database);
+    let points: Vec<_> = (0..7).map(|i| point(&format!("P{i}"))).collect();
+    for p in &points {
+        db.repository.insert(p).await.expect("insert");
+    }
+
+    // Act
+    let changes = read_all(&log, None, 3, 7).await;
+
+    // Assert
+    let ids: Vec<_> = changes.iter().map(|c| c.id()).collect();
+    assert_eq!(ids, points.iter().map(|p| p.id()).collect::<Vec<_>>());
+}
+
+on_both_backends!(the_head_is_the_newest_change_and_reading_after_it_finds_nothing);
+async fn the_head_is_the_newest_change_and_reading_after_it_finds_nothing(db: TestDb) {
+    // Arrange
+    let log = SeaOrmChangeLog::new(&db.database);
+    assert_eq!(
+        log.head().await.expect("head"),
+        Cursor::ORIGIN,
+        "an empty feed"
+    );
+    db.repository.insert(&point("A")).await.expect("insert");
+    db.repository.insert(&point("B")).await.expect("insert");
+
+    let all = read_all(&log, None, 10, 2).await;
+
+    // Act
+    let head = log.head().await.expect("head");
+    let after = log.read(Some(head), 10).await.expect("read");
+
+    // Assert
+    assert!(
+        all.iter().all(|c| c.cursor() <= head),
+        "nothing beyond the head"
+    );
+    assert_eq!(all.last().map(|c| c.cursor()), Some(head));
+    assert_eq!((after.changes.len(), after.next), (0, head));
+}
+
+on_both_backends!(retention_drops_old_changes_and_a_cursor_behind_them_is_gone);
+async fn retention_drops_old_changes_and_a_cursor_behind_them_is_gone(db: TestDb) {
+    // Arrange: three changes, then a cutoff after them all.
+    let log = SeaOrmChangeLog::new(&db.database);
+    for code in ["A", "B", "C"] {
+        db.repository.insert(&point(code)).await.expect("insert");
+    }
+    let first = read_all(&log, None, 10, 3).await[0].cursor();
+    let future = Timestamp::from_millis(i64::from(u32::MAX) * 1000).expect("a time");
+
+    // Act: two small batches.
+    let dropped = [
+        log.expire(future, 2).await.expect("expire"),
+        log.expire(future, 2).await.expect("expire"),
+        log.expire(future, 2).await.expect("expire"),
+    ];
+
+    // Assert
+    assert_eq!(dropped, [2, 1, 0]);
+    assert!(matches!(
+        log.read(Some(first), 10).await,
+        Err(ReadChangesError::Gone { .. })
+    ));
+    let fresh = log.read(None, 10).await.expect("read from the horizon");
+    assert_eq!(fresh.changes, []);
+    let later = point("D");
+    db.repository.insert(&later).await.expect("insert");
+    let after = read_all(&log, Some(fresh.next), 10, 1).await;
+    assert_eq!(
+        after.iter().map(|c| c.id()).collect::<Vec<_>>(),
+        [later.id()]
+    );
+}
+
+on_both_backends!(retention_keeps_changes_younger_than_the_cutoff);
+async fn retention_keeps_changes_younger_than_the_cutoff(db: TestDb) {
+    let log = SeaOrmChangeLog::new(&db.database);
+    db.repository.insert(&point("A")).await.expect("insert");
+    let an_hour_ago = Timestamp::from_millis(
+        Timestamp::from_datetime(chrono::Utc::now()).as_millis() - 3_600_000,
+    )
+    .expect("a time");
+
+    let dropped = log.expire(an_hour_ago, 100).await.expect("expire");
+
+    assert_eq!(dropped, 0);
+    assert_eq!(read_all(&log, None, 10, 1).await.len(), 1);
+    assert!(
+        log.read(Some(Cursor::ORIGIN), 10).await.is_ok(),
+        "nothing is gone"
+    );
+}
+
+on_both_backends!(a_list_revision_leads_to_exactly_the_later_writes);
+async fn a_list_revision_leads_to_exactly_the_later_writes(db: TestDb) {
+    // Arrange
+    let log = SeaOrmChangeLog::new(&db.database);
+    let early = point("A");
+    db.repository.insert(&early).await.expect("insert");
+    read_all(&log, None, 10, 1).await;
+    let query =
+        ListQuery::new(None, Sort::default(), Page::new(0, 10, 10).expect("page")).expect("query");
+
+    // Act
+    let listing = db.repository.list(&query).await.expect("list");
+    let late = point("B");
+    db.repository.insert(&late).await.expect("insert");
+
+    // Assert
+    assert_eq!(listing.items, [early]);
+    assert!(listing.revision.is_some(), "the store keeps a change feed");
+    let after = read_all(&log, listing.revision, 10, 1).await;
+    assert_eq!(
+        after.iter().map(|c| c.id()).collect::<Vec<_>>(),
+        [late.id()]
+    );
+}
+
+on_both_backends!(a_write_through_the_repository_wakes_the_feed);
+async fn a_write_through_the_repository_wakes_the_feed(db: TestDb) {
+    // Arrange: no wake-up pending.
+    let signal = db.database.change_signal();
+    let _ = tokio::time::timeout(Duration::from_millis(50), signal.next()).await;
+
+    // Act
+    db.repository.insert(&point("A")).await.expect("insert");
+
+    // Assert
+    let woken = tokio::time::timeout(Duration::from_secs(5), signal.next()).await;
+    assert_eq!(woken, Ok(Wakeup::Changed));
+}
+
+on_both_backends!(another_writers_change_wakes_a_listening_feed);
+async fn another_writers_change_wakes_a_listening_feed(db: TestDb) {
+    // Only PostgreSQL has other writers to hear: on SQLite there is no
+    // listener, and the feed says it hears everything this process writes.
+    let url = match db.backend {
+        Backend::Sqlite => {
+            assert!(
+                db.database
+                    .listen_for_changes("sqlite::memory:")
+                    .expect("no listener")
+                    .is_none()
+            );
+            return;
+        }
+        Backend::Postgres => crate::support::postgres_url().expect("a PostgreSQL URL"),
+    };
+    let signal = db.database.change_signal();
+    let _listener = db.database.listen_for_changes(&url).expect("listen");
+    let first = tokio::time::timeout(Duration::from_secs(10), signal.next()).await;
+    assert_eq!(
+        first,
+        Ok(Wakeup::Listening),
+        "the listener connects and asks for a look"
+    );
+    assert!(signal.listening());
+
+    // Act: a write by SQL on sea-orm's own connection, not through the
+    // repository, so only the database's notification can tell.
+    db.database
+        .connection()
+        .execute_unprepared(
+            "INSERT INTO integration_points SELECT gen_random_uuid(), 'SQL', 'public', \
+             md5(random()::text), '', '', '', '', '', '', '', '', '', false, false, 1, 1, 1",
+        )
+        .await
+        .expect("insert by SQL");
+
+    // Assert
+    let woken = tokio::time::timeout(Duration::from_secs(5), signal.next()).await;
+    assert_eq!(woken, Ok(Wakeup::Changed));
+}
+
+/// The hole a plain sequence leaves: a transaction that began writing first
+/// commits last. Its change must not be skipped, so nothing after it may be
+/// handed out before it commits; then both come, the first writer's first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_withholds_changes_behind_a_write_still_in_flight() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        use sea_orm::TransactionTrait;
+        // Arrange: a transaction writes and stays open.
+        let log = SeaOrmChangeLog::new(&db.database);
+        let open = db.database.connection().begin().await.expect("begin");
+        open.execute_unprepared(
+            "INSERT INTO integration_points SELECT gen_random_uuid(), 'SLOW', 'public', \
+             md5(random()::text), '', '', '', '', '', '', '', '', '', false, false, 1, 1, 1",
+        )
+        .await
+        .expect("insert in the open transaction");
+        let quick = point("QUICK");
+        db.repository
+            .insert(&quick)
+            .await
+            .expect("insert and commit");
+
+        // Act
+        let while_open = log.read(None, 10).await.expect("read");
+        open.commit().await.expect("commit");
+        let after = read_all(&log, None, 10, 2).await;
+
+        // Assert
+        assert_eq!(
+            while_open.changes,
+            [],
+            "the committed change waits for the older write"
+        );
+        let codes: Vec<_> = after
+            .iter()
+            .filter_map(|c| c.point().map(|p| p.attributes().code.as_str().to_owned()))
+            .collect();
+        assert_eq!(codes, ["SLOW", "QUICK"]);
+    })
+    .await;
+}

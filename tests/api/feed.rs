@@ -1,0 +1,410 @@
+//! The change feed end to end: list + watch on one service, and the gapless
+//! order across two service processes sharing one PostgreSQL.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{POINTS, TestApp, postgres_url};
+use crate::on_both_backends;
+use crate::process::ServiceProcess;
+
+const CHANGES: &str = "/rest/v1/service/integration_points/changes";
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+struct SseEvent {
+    id: String,
+    event: String,
+    data: Value,
+}
+
+/// Reads an event stream, handing each event to `on_event` until it says
+/// stop (false) or the stream ends.
+async fn read_events(mut response: reqwest::Response, mut on_event: impl FnMut(SseEvent) -> bool) {
+    let mut buffer = String::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        buffer.push_str(std::str::from_utf8(&chunk).expect("UTF-8 events"));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let (mut id, mut event, mut data) = (String::new(), String::new(), None);
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("id: ") {
+                    id = value.to_owned();
+                } else if let Some(value) = line.strip_prefix("event: ") {
+                    event = value.to_owned();
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str(value).expect("JSON data"));
+                }
+            }
+            // A block without data is a heartbeat comment.
+            if let Some(data) = data
+                && !on_event(SseEvent { id, event, data })
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// Opens an event stream at `address`, after `since` when given.
+async fn watch(client: &reqwest::Client, address: &str, since: Option<&str>) -> reqwest::Response {
+    let url = match since {
+        Some(since) => format!("{address}{CHANGES}?since={since}"),
+        None => format!("{address}{CHANGES}"),
+    };
+    let response = client
+        .get(url)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(response.status(), 200);
+    response
+}
+
+on_both_backends! {
+    async fn a_client_lists_then_watches_exactly_the_later_changes(app) {
+        // Arrange: a point before the list, and the list's revision.
+        let before = app.create(json!({"code": "BEFORE"})).await;
+        let listed = app.request("GET", POINTS, None).await;
+        let revision = listed.header("x-revision").expect("X-Revision").to_owned();
+        assert_eq!(listed.json().as_array().map(Vec::len), Some(1));
+
+        // Act: a long poll waits for the next change; a stream follows.
+        let poll = {
+            let (client, url) = (app.client.clone(), format!("{}{CHANGES}?since={revision}&wait=10", app.address));
+            tokio::spawn(async move { client.get(url).send().await.expect("poll").json::<Value>().await.expect("JSON") })
+        };
+        let stream = watch(&app.client, &app.address, Some(&revision)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = app.create(json!({"code": "AFTER"})).await;
+        let path = TestApp::item(after["id"].as_str().expect("an id"));
+        app.request("PATCH", &path, Some(&json!({"url": "https://example.com"}))).await;
+
+        // Assert
+        let page = poll.await.expect("the poll");
+        // The poll answers once the create commits; the patch may or may not
+        // have committed by the time it reads.
+        let polled = page["changes"].as_array().expect("changes");
+        assert!(!polled.is_empty() && polled.iter().all(|c| c["id"] == after["id"]), "{page}");
+        assert_eq!(polled[0]["point"], after);
+        assert_eq!(page["next"], polled[polled.len() - 1]["revision"]);
+        let mut events = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), read_events(stream, |event| {
+            events.push(event);
+            events.len() < 2
+        }))
+        .await
+        .expect("both changes stream in time");
+        let seen: Vec<_> = events.iter().map(|e| (e.event.as_str(), e.data["id"].clone(), e.data["version"].clone())).collect();
+        assert_eq!(seen, [("create", after["id"].clone(), json!(1)), ("update", after["id"].clone(), json!(2))]);
+        assert!(events.iter().all(|e| e.data["id"] != before["id"]), "the listed change is not repeated");
+        assert_eq!(events[0].id, events[0].data["revision"]);
+    }
+}
+
+on_both_backends! {
+    async fn a_stream_resumes_after_its_last_event_id(app) {
+        let first = app.create(json!({"code": "FIRST"})).await;
+        let second = app.create(json!({"code": "SECOND"})).await;
+        let mut ids = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), read_events(watch(&app.client, &app.address, None).await, |event| {
+            ids.push(event.id);
+            ids.len() < 2
+        }))
+        .await
+        .expect("both events");
+
+        let resumed = app
+            .client
+            .get(format!("{}{CHANGES}?wait=0", app.address))
+            .header("Accept", "text/event-stream")
+            .header("Last-Event-ID", &ids[0])
+            .send()
+            .await
+            .expect("the stream opens");
+        let mut events = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), read_events(resumed, |event| {
+            events.push(event);
+            false
+        }))
+        .await
+        .expect("an event");
+
+        assert_eq!(events[0].data["id"], second["id"]);
+        assert_ne!(events[0].data["id"], first["id"]);
+    }
+}
+
+/// A write and what it did, as the writer saw it acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Acked {
+    id: String,
+    op: &'static str,
+    version: i64,
+}
+
+/// One writer: creates points, then patches, rotates and deletes among
+/// everyone's, counting each acknowledged write.
+async fn writer(
+    client: reqwest::Client,
+    address: String,
+    number: usize,
+    writes: usize,
+    shared: Arc<Mutex<Vec<String>>>,
+    acked: Arc<Mutex<Vec<Acked>>>,
+) {
+    // The version is the ETag's last part: `"<ct>-<version>"`.
+    let record = |id: &str, op: &'static str, etag: &str| {
+        let version = etag
+            .trim_matches('"')
+            .rsplit('-')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("an ETag ending in the version");
+        acked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Acked {
+                id: id.to_owned(),
+                op,
+                version,
+            });
+    };
+    let mut own = Vec::new();
+    for i in 0..writes {
+        let pick = {
+            let points = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            (!points.is_empty()).then(|| points[(i * 7 + number * 13) % points.len()].clone())
+        };
+        let (method, path, body, op) = match (i % 10, pick) {
+            (0 | 5, _) | (_, None) => (
+                "POST",
+                POINTS.to_owned(),
+                Some(json!({"code": format!("W{number}-{i}")})),
+                "create",
+            ),
+            (9, _) if own.len() > 3 => {
+                let id: String = own.remove(0);
+                ("DELETE", TestApp::item(&id), None, "delete")
+            }
+            (7, Some(id)) => (
+                "POST",
+                format!("{}/rotate_token", TestApp::item(&id)),
+                None,
+                "update",
+            ),
+            (_, Some(id)) => (
+                "PATCH",
+                TestApp::item(&id),
+                Some(json!({"opts": {"comment": format!("{number}-{i}")}})),
+                "update",
+            ),
+        };
+        let mut request = client.request(
+            method.parse().expect("a method"),
+            format!("{address}{path}"),
+        );
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("the write is answered");
+        let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.unwrap_or_default();
+        match (op, status) {
+            ("create", 200) => {
+                let body: Value = serde_json::from_str(&text).expect("JSON");
+                let id = body["id"].as_str().expect("an id").to_owned();
+                record(&id, "create", &etag);
+                own.push(id.clone());
+                shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(id);
+            }
+            ("update", 200) => {
+                let body: Value = serde_json::from_str(&text).expect("JSON");
+                record(body["id"].as_str().expect("an id"), "update", &etag);
+            }
+            ("delete", 204) => {
+                let id = path.rsplit('/').next().expect("an id").to_owned();
+                shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|p| *p != id);
+                acked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(Acked {
+                        id,
+                        op: "delete",
+                        version: 0,
+                    });
+            }
+            // Someone deleted the point first, or kept winning the race.
+            (_, 404 | 409) => {}
+            (op, status) => panic!("{method} {path} ({op}): {status} {text}"),
+        }
+    }
+}
+
+/// The proof of the feed's order: 8 writers over 2 service processes on one
+/// PostgreSQL, 5,000 writes, and a watcher on each process. Each watcher sees
+/// every acknowledged change exactly once, and each point's changes in
+/// version order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_deliver_every_change_once_and_in_order_per_point() {
+    const WRITERS: usize = 8;
+    const WRITES: usize = 5_000;
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    // Arrange: two processes, one schema.
+    let schema = format!("e2e_feed_{}", uuid::Uuid::now_v7().simple());
+    let env = [
+        ("APP__DATABASE__URL", url.as_str()),
+        ("APP__DATABASE__SCHEMA", schema.as_str()),
+        ("APP__DATABASE__MAX_CONNECTIONS", "8"),
+    ];
+    let first = ServiceProcess::start(&env).await;
+    let second = ServiceProcess::start(&env).await;
+    let client = reqwest::Client::new();
+    let addresses = [first.address.clone(), second.address.clone()];
+    let streams = [
+        watch(&client, &addresses[0], None).await,
+        watch(&client, &addresses[1], None).await,
+    ];
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let seen: Vec<Arc<Mutex<Vec<SseEvent>>>> = vec![Arc::default(), Arc::default()];
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchers: Vec<_> = streams
+        .into_iter()
+        .zip(&seen)
+        .map(|(stream, seen)| {
+            let (seen, acked, done) = (Arc::clone(seen), Arc::clone(&acked), Arc::clone(&done));
+            tokio::spawn(read_events(stream, move |event| {
+                let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                seen.push(event);
+                let expected = acked.lock().unwrap_or_else(PoisonError::into_inner).len();
+                !(done.load(std::sync::atomic::Ordering::SeqCst) && seen.len() >= expected)
+            }))
+        })
+        .collect();
+
+    // Act: the writers, half on each process.
+    let shared = Arc::new(Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|number| {
+            tokio::spawn(writer(
+                client.clone(),
+                addresses[number % 2].clone(),
+                number,
+                WRITES / WRITERS,
+                Arc::clone(&shared),
+                Arc::clone(&acked),
+            ))
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("the writer finishes");
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let acked = acked.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    // A last write wakes watchers that already hold every change, so that
+    // each checks the count once more.
+    let marker: Value = client
+        .post(format!("{}{POINTS}", addresses[0]))
+        .json(&json!({"code": "MARKER"}))
+        .send()
+        .await
+        .expect("the marker")
+        .json()
+        .await
+        .expect("JSON");
+    for watcher in watchers {
+        tokio::time::timeout(Duration::from_secs(120), watcher)
+            .await
+            .expect("every change reaches both watchers within two minutes")
+            .expect("the watcher runs");
+    }
+
+    // Assert
+    assert!(
+        acked.len() >= WRITES * 9 / 10,
+        "most writes succeed: {}",
+        acked.len()
+    );
+    let expected: HashSet<(String, &str, i64)> = acked
+        .iter()
+        .filter(|a| a.op != "delete")
+        .map(|a| (a.id.clone(), a.op, a.version))
+        .collect();
+    for (replica, seen) in seen.iter().enumerate() {
+        let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen: Vec<&SseEvent> = seen
+            .iter()
+            .filter(|e| e.data["id"] != marker["id"])
+            .collect();
+        let revisions: HashSet<&str> = seen.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            revisions.len(),
+            seen.len(),
+            "replica {replica}: no change twice"
+        );
+        assert_eq!(
+            seen.len(),
+            acked.len(),
+            "replica {replica}: every acknowledged change"
+        );
+        let delivered: HashSet<(String, &str, i64)> = seen
+            .iter()
+            .filter(|e| e.event != "delete")
+            .map(|e| {
+                let op = if e.event == "create" {
+                    "create"
+                } else {
+                    "update"
+                };
+                (
+                    e.data["id"].as_str().unwrap_or_default().to_owned(),
+                    op,
+                    e.data["version"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect();
+        assert_eq!(
+            delivered, expected,
+            "replica {replica}: the very changes acknowledged"
+        );
+        let mut last: HashMap<&str, (i64, bool)> = HashMap::new();
+        for event in &seen {
+            let id = event.data["id"].as_str().unwrap_or_default();
+            let version = event.data["version"].as_i64().unwrap_or(0);
+            match (event.event.as_str(), last.get(id)) {
+                ("create", None | Some((_, true))) => {
+                    assert_eq!(version, 1, "replica {replica}: {id} starts at 1")
+                }
+                ("update", Some((previous, false))) => assert_eq!(
+                    version,
+                    previous + 1,
+                    "replica {replica}: {id} in version order"
+                ),
+                ("delete", Some((previous, false))) => assert_eq!(
+                    version, *previous,
+                    "replica {replica}: {id} deleted at its last version"
+                ),
+                (op, before) => panic!("replica {replica}: {op} of {id} after {before:?}"),
+            }
+            last.insert(id, (version, event.event == "delete"));
+        }
+    }
+}
