@@ -169,11 +169,11 @@ fn migrate_applies_lists_and_reverts_migrations_on_a_sqlite_file() {
     };
 
     // Act & Assert
-    assert_eq!(status_lines(), ["pending", "pending"]);
+    assert_eq!(status_lines(), ["pending", "pending", "pending"]);
     assert_success("migrate up", &run(&["migrate", "up"], &env));
-    assert_eq!(status_lines(), ["applied", "applied"]);
+    assert_eq!(status_lines(), ["applied", "applied", "applied"]);
     assert_success("migrate down", &run(&["migrate", "down"], &env));
-    assert_eq!(status_lines(), ["applied", "pending"]);
+    assert_eq!(status_lines(), ["applied", "applied", "pending"]);
 }
 
 /// The threads of a process whose name is `name` (Linux truncates names to

@@ -408,3 +408,31 @@ async fn two_replicas_deliver_every_change_once_and_in_order_per_point() {
         }
     }
 }
+
+/// Event streams never end on their own: a replica told to stop must end
+/// them, or its graceful shutdown would wait its whole timeout (10 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_replica_ends_its_event_streams_and_exits_promptly() {
+    // Arrange
+    let scratch = crate::process::ScratchDir::new();
+    let url = scratch.sqlite_url();
+    let mut process = ServiceProcess::start(&[("APP__DATABASE__URL", url.as_str())]).await;
+    let client = reqwest::Client::new();
+    let stream = watch(&client, &process.address, None).await;
+
+    // Act
+    let started = std::time::Instant::now();
+    process.signal("TERM");
+    let status = process.wait().await;
+
+    // Assert
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "exited after {:?}",
+        started.elapsed()
+    );
+    tokio::time::timeout(Duration::from_secs(5), read_events(stream, |_| true))
+        .await
+        .expect("the stream has ended");
+}
