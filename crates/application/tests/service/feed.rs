@@ -9,7 +9,7 @@ use domain::change_feed::{
     ChangeFeedService, ChangeOp, ChangeWatch, ChangesRequest, Cursor, ReadChangesError, WatchError,
 };
 use domain::integration_point::{
-    Comment, IntegrationPointService, ListQuery, Page, PatchPointRequest, Sort,
+    Comment, IntegrationPointService, ListQuery, Page, PatchPointRequest, PointId, Sort,
 };
 
 use crate::fakes::{FixedClock, InMemoryChangeLog};
@@ -52,6 +52,19 @@ async fn settled(hub: &ChangeHub, log: &InMemoryChangeLog) {
     })
     .await
     .expect("the hub catches up");
+}
+
+/// The ids of the next `count` changes of `watch`.
+async fn next_ids(watch: &mut impl ChangeWatch, count: usize) -> Vec<PointId> {
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        let change = tokio::time::timeout(PATIENCE, watch.next())
+            .await
+            .expect("a change in time")
+            .expect("a change");
+        seen.push(change.id());
+    }
+    seen
 }
 
 #[tokio::test]
@@ -179,17 +192,10 @@ async fn a_watch_delivers_the_backlog_then_live_changes_each_once_in_order() {
 
     // Act
     let mut watch = feed.watch(None).await.expect("watch");
-    let mut seen = Vec::new();
     for i in 0..5 {
         expected.push(create(&service, &format!("NEW{i}")).await.id());
     }
-    while seen.len() < expected.len() {
-        let change = tokio::time::timeout(PATIENCE, watch.next())
-            .await
-            .expect("a change in time")
-            .expect("a change");
-        seen.push(change.id());
-    }
+    let seen = next_ids(&mut watch, expected.len()).await;
 
     // Assert
     assert_eq!(seen, expected);
@@ -212,14 +218,7 @@ async fn a_watch_that_falls_behind_the_hub_catches_up_without_a_gap() {
         expected.push(create(&service, &format!("P{i}")).await.id());
     }
     settled(&hub, &log).await;
-    let mut seen = Vec::new();
-    while seen.len() < expected.len() {
-        let change = tokio::time::timeout(PATIENCE, watch.next())
-            .await
-            .expect("a change in time")
-            .expect("a change");
-        seen.push(change.id());
-    }
+    let seen = next_ids(&mut watch, expected.len()).await;
 
     // Assert
     assert_eq!(seen, expected);
