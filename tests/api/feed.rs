@@ -410,13 +410,18 @@ async fn two_replicas_deliver_every_change_once_and_in_order_per_point() {
 }
 
 /// Event streams never end on their own: a replica told to stop must end
-/// them, or its graceful shutdown would wait its whole timeout (10 s).
+/// them, or its graceful shutdown would wait its whole timeout (10 s). They
+/// end when the drain begins, so that clients reconnect elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_replica_ends_its_event_streams_and_exits_promptly() {
     // Arrange
     let scratch = crate::process::ScratchDir::new();
     let url = scratch.sqlite_url();
-    let mut process = ServiceProcess::start(&[("APP__DATABASE__URL", url.as_str())]).await;
+    let mut process = ServiceProcess::start(&[
+        ("APP__DATABASE__URL", url.as_str()),
+        ("APP__SERVER__SHUTDOWN_DELAY_MS", "0"),
+    ])
+    .await;
     let client = reqwest::Client::new();
     let stream = watch(&client, &process.address, None).await;
 

@@ -19,6 +19,11 @@ use domain::change_feed::{
 };
 use domain::integration_point::{Clock, StoreError, Timestamp};
 
+/// How long a reader waits for a hub that has not read the store's head
+/// yet (a replica that has just reached its database) before answering that
+/// the store is unavailable.
+const READY_WAIT: Duration = Duration::from_secs(5);
+
 /// The feed's use cases before its hub has read the store's head.
 #[derive(Debug, thiserror::Error)]
 #[error("the change feed has not reached its store yet")]
@@ -203,7 +208,9 @@ async fn follow<L: ChangeLog, W: ChangeWakeups, C: Clock>(
             Ok(head) => break head,
             Err(error) => {
                 tracing::debug!(error = %error, "change feed waits for its store");
-                tokio::time::sleep(settings.poll_interval).await;
+                // The store's wake-ups say when it may answer; the poll
+                // covers one that never says.
+                let _ = tokio::time::timeout(settings.poll_interval, wakeups.next()).await;
             }
         }
     };
@@ -284,14 +291,26 @@ impl<L: ChangeLog> FeedService<L> {
     }
 }
 
+impl<L: ChangeLog> FeedService<L> {
+    /// Waits a little for the hub to be ready.
+    async fn ready(&self) -> Result<(), StoreError> {
+        tokio::time::timeout(READY_WAIT, self.hub.ready())
+            .await
+            .map_err(|_| not_ready())?;
+        if self.hub.is_ready() {
+            Ok(())
+        } else {
+            Err(not_ready())
+        }
+    }
+}
+
 impl<L: ChangeLog> ChangeFeedService for FeedService<L> {
     type Watch = Watch<L>;
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn changes(&self, request: ChangesRequest) -> Result<ChangePage, ReadChangesError> {
-        if !self.hub.is_ready() {
-            return Err(not_ready().into());
-        }
+        self.ready().await?;
         let deadline = tokio::time::Instant::now() + request.wait();
         // Subscribed before the read, so a change the read just missed
         // still wakes the wait below.
@@ -315,9 +334,7 @@ impl<L: ChangeLog> ChangeFeedService for FeedService<L> {
 
     #[tracing::instrument(level = "debug", skip_all)]
     async fn watch(&self, since: Option<Cursor>) -> Result<Watch<L>, ReadChangesError> {
-        if !self.hub.is_ready() {
-            return Err(not_ready().into());
-        }
+        self.ready().await?;
         let subscription = self.hub.subscribe();
         // The first read checks `since` against retention before the watch
         // is handed out (a stream that has started cannot answer 410).

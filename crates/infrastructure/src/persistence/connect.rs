@@ -396,6 +396,8 @@ impl Database {
     /// and, where the caller migrates, migrated.
     pub fn admit_statements(&self) {
         self.pool.admit();
+        // The change feed waits for its store: it may look now.
+        self.signal.announce();
     }
 
     /// sea-orm's connection to the database: migrations, and statements
