@@ -418,8 +418,8 @@ async fn the_change_feed_is_documented_as_json_and_as_an_event_stream() {
             "mask",
             "flat",
             "Accept",
-            "Last-Event-ID"
+            "Last-Event-Id"
         ]
     );
-    assert!(list_headers["X-REVISION"].is_object(), "{list_headers}");
+    assert!(list_headers["X-Revision"].is_object(), "{list_headers}");
 }
