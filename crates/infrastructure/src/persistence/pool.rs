@@ -196,8 +196,9 @@ where
         &mut self,
         statement: &Statement,
         deadline: Duration,
+        persistent: bool,
     ) -> Result<Vec<QueryResult>, sqlx::Error> {
-        let query = prepare::<DB>(statement.clone(), self.begin.is_none());
+        let query = prepare::<DB>(statement.clone(), persistent && self.begin.is_none());
         self.begin(deadline).await?;
         let rows = self.run(deadline, |c| query.fetch_all(c)).await;
         let rows = self.end(rows, deadline).await?;
@@ -208,8 +209,9 @@ where
         &mut self,
         statement: &Statement,
         deadline: Duration,
+        persistent: bool,
     ) -> Result<Option<QueryResult>, sqlx::Error> {
-        let query = prepare::<DB>(statement.clone(), self.begin.is_none());
+        let query = prepare::<DB>(statement.clone(), persistent && self.begin.is_none());
         self.begin(deadline).await?;
         let row = self.run(deadline, |c| query.fetch_optional(c)).await;
         let row = self.end(row, deadline).await?;
@@ -522,6 +524,7 @@ impl ConnectionPool {
             deadlines: self.deadlines,
             admitted: self.admitted.load(Ordering::Acquire),
             begin: self.begin.as_ref(),
+            persistent: true,
         }
     }
 
@@ -536,6 +539,7 @@ impl ConnectionPool {
             deadlines: self.deadlines,
             admitted: self.admitted.load(Ordering::Acquire),
             begin: self.begin.as_ref(),
+            persistent: true,
         }
     }
 
@@ -628,9 +632,28 @@ pub(crate) struct Route<'a> {
     /// Whether the pool admitted statements when the route was taken.
     admitted: bool,
     begin: Option<&'a Arc<str>>,
+    /// Whether reads are prepared once per connection and cached.
+    persistent: bool,
 }
 
 impl Route<'_> {
+    /// The same route, with reads that PostgreSQL plans anew for their values
+    /// on every execution.
+    ///
+    /// A statement prepared and cached per connection gets a generic plan
+    /// after five executions, made without the values: for a list that is
+    /// the wrong index whenever the right one depends on them (how many rows
+    /// `ext.lwt > ?` or `type = ?` select). An unnamed statement is planned
+    /// with its values each time, for the price of parsing and planning it,
+    /// which a list, unlike a read by key, repays. SQLite plans without the
+    /// values either way, so its statements stay cached.
+    pub(crate) fn planned_per_execution(self) -> Self {
+        Self {
+            persistent: matches!(self.pool, PoolRef::Sqlite(_)),
+            ..self
+        }
+    }
+
     async fn checkout<DB: SqlxDatabase>(&self, pool: &Pool<DB>) -> Result<Checkout<DB>, DbErr> {
         if !self.admitted {
             return Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
@@ -684,12 +707,14 @@ impl ConnectionTrait for Route<'_> {
 
     async fn query_one_raw(&self, statement: Statement) -> Result<Option<QueryResult>, DbErr> {
         let deadline = self.deadlines.statement;
-        read_on_connection!(self, fetch_optional(&statement, deadline)).map_err(query_error)
+        read_on_connection!(self, fetch_optional(&statement, deadline, self.persistent))
+            .map_err(query_error)
     }
 
     async fn query_all_raw(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let deadline = self.deadlines.statement;
-        read_on_connection!(self, fetch_all(&statement, deadline)).map_err(query_error)
+        read_on_connection!(self, fetch_all(&statement, deadline, self.persistent))
+            .map_err(query_error)
     }
 }
 

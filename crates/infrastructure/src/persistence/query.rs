@@ -216,6 +216,30 @@ fn fixed_type<'a>(
     }
 }
 
+/// Whether the right plan of a query's statements depends on the values of
+/// its filter: a range of `ext.lwt` (or any field) may select ten rows or all
+/// of them, and only a plan made with its values knows which. Equality and
+/// `in` select about as many rows whatever their values, as far as the
+/// statistics tell, so a plan made without them is as good.
+pub(crate) fn plans_by_value(query: &ListQuery) -> bool {
+    fn ranges(filter: &Filter) -> bool {
+        match filter {
+            Filter::Condition(c) => match c.op() {
+                Operator::Lt | Operator::Lte | Operator::Gt | Operator::Gte => true,
+                Operator::Eq
+                | Operator::Ne
+                | Operator::In
+                | Operator::Nin
+                | Operator::Like
+                | Operator::Ilike => false,
+            },
+            Filter::And(filters) | Filter::Or(filters) => filters.iter().any(ranges),
+            Filter::Not(filter) => ranges(filter),
+        }
+    }
+    query.filter().is_some_and(ranges)
+}
+
 /// SQL takes LIMIT and OFFSET as signed 64-bit integers; beyond that, every
 /// count is the same.
 const SQL_MAX: u64 = i64::MAX as u64;
@@ -698,5 +722,38 @@ mod tests {
             sql,
             r#"SELECT COUNT(*) AS "total" FROM (SELECT 1 FROM "integration_points" WHERE "type" = 'telegram' LIMIT 1001) AS "matching""#
         );
+    }
+
+    #[test]
+    fn only_queries_with_a_range_are_planned_by_value() {
+        let query = |filter| {
+            ListQuery::new(
+                filter,
+                Sort::default(),
+                Page::new(0, 10, 1000).expect("page"),
+            )
+            .expect("valid query")
+        };
+        let since = text(Field::ExtLwt, Operator::Gt, "2024-01-01T00:00:00Z");
+        let kind = text(Field::Type, Operator::Eq, "telegram");
+        let cases = [
+            ("no filter", None, false),
+            ("equality", Some(kind.clone()), false),
+            ("like", Some(text(Field::Code, Operator::Like, "a%")), false),
+            (
+                "in",
+                Some(list(Field::Code, Operator::In, &["a", "b"])),
+                false,
+            ),
+            ("a range", Some(since.clone()), true),
+            (
+                "a range inside $not inside $or",
+                Some(Filter::Or(vec![kind, Filter::Not(Box::new(since))])),
+                true,
+            ),
+        ];
+        for (what, filter, expected) in cases {
+            assert_eq!(plans_by_value(&query(filter)), expected, "{what}");
+        }
     }
 }

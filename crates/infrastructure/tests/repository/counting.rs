@@ -1,9 +1,12 @@
 //! `count`: what each mode costs and answers on each database.
 
-use domain::integration_point::{Count, IntegrationPointRepository, ListQuery, Page, Sort, Total};
+use domain::integration_point::{
+    Condition, Count, Field, Filter, IntegrationPointRepository, ListQuery, Literal,
+    LiteralOperand, Operator, Page, PointType, Sort, Total,
+};
 use sea_orm::ConnectionTrait;
 
-use crate::support::{Backend, TestDb, point};
+use crate::support::{Backend, TestDb, point, spec};
 
 const POINTS: u64 = 30;
 
@@ -69,5 +72,48 @@ async fn estimated_above_its_bound_is_the_planners_estimate_on_postgres_only(db:
         // Fresh statistics of 30 rows estimate 30.
         Backend::Postgres => assert_eq!(total, Total::Estimated(POINTS)),
         Backend::Sqlite => assert_eq!(total, Total::Exact(POINTS)),
+    }
+}
+
+on_both_backends!(a_filtered_estimate_is_the_planners_estimate_of_the_filter);
+async fn a_filtered_estimate_is_the_planners_estimate_of_the_filter(db: TestDb) {
+    // Arrange: 30 points, 20 of them telegram.
+    for i in 0..POINTS {
+        let kind = if i % 3 == 0 { "public" } else { "telegram" };
+        let point = spec(&format!("p{i:02}"))
+            .with(|a| a.kind = PointType::new(kind).expect("valid type"))
+            .build();
+        db.repository.insert(&point).await.expect("insert");
+    }
+    if db.backend == Backend::Postgres {
+        db.database
+            .connection()
+            .execute_unprepared("ANALYZE integration_points")
+            .await
+            .expect("analyze");
+    }
+    let telegram = Filter::Condition(
+        Condition::new(
+            Field::Type,
+            Operator::Eq,
+            LiteralOperand::Scalar(Literal::String("telegram".into())),
+        )
+        .expect("valid"),
+    );
+    let query = ListQuery::new(
+        Some(telegram),
+        Sort::default(),
+        Page::new(0, 5, 1000).expect("page"),
+    )
+    .expect("query")
+    .counted(Count::Estimated { exact_up_to: 10 });
+
+    // Act
+    let total = db.repository.list(&query).await.expect("list").total;
+
+    // Assert
+    match db.backend {
+        Backend::Postgres => assert_eq!(total, Total::Estimated(20)),
+        Backend::Sqlite => assert_eq!(total, Total::Exact(20)),
     }
 }

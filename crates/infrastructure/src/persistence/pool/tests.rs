@@ -130,7 +130,7 @@ async fn every_connection_of_a_sqlite_file_gets_the_settings_the_repository_reli
             // Act
             let mut read = async |text: &str, column: &str| -> i64 {
                 connection
-                    .fetch_optional(&sql(DbBackend::Sqlite, text), Duration::from_secs(10))
+                    .fetch_optional(&sql(DbBackend::Sqlite, text), Duration::from_secs(10), true)
                     .await
                     .expect("query")
                     .expect("one row")
@@ -146,6 +146,7 @@ async fn every_connection_of_a_sqlite_file_gets_the_settings_the_repository_reli
                 .fetch_optional(
                     &sql(DbBackend::Sqlite, "PRAGMA journal_mode"),
                     Duration::from_secs(10),
+                    true,
                 )
                 .await
                 .expect("query")
@@ -459,6 +460,7 @@ async fn reads_survive_a_database_that_dropped_every_connection() {
             .fetch_optional(
                 &sql(DbBackend::Postgres, "SELECT pg_backend_pid() AS pid"),
                 Duration::from_secs(10),
+                true,
             )
             .await
             .expect("query")
@@ -570,5 +572,36 @@ async fn without_prepared_statements_a_failed_statement_is_rolled_back_and_the_c
     assert!(failed.is_err());
     assert_eq!(before, after, "the same connection, reused");
     assert_eq!(state, 1, "and usable: not left in an aborted transaction");
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn reads_planned_per_execution_are_not_prepared_and_cached_on_postgres() {
+    // Arrange: one connection, so every statement below runs on it.
+    let Some(db) = connect_postgres(1, Duration::from_secs(10)).await else {
+        return;
+    };
+    let pool = db.pool();
+    let cached = || async {
+        query_i64(
+            &pool.reads(),
+            "SELECT count(*) AS n FROM pg_prepared_statements \
+             WHERE statement IN ('SELECT 41::int8 + 1 AS v', 'SELECT 40::int8 + 2 AS v')",
+            "n",
+        )
+        .await
+    };
+
+    // Act & Assert
+    query_i64(
+        &pool.reads().planned_per_execution(),
+        "SELECT 41::int8 + 1 AS v",
+        "v",
+    )
+    .await;
+    assert_eq!(cached().await, 0, "planned per execution");
+    query_i64(&pool.reads(), "SELECT 40::int8 + 2 AS v", "v").await;
+    assert_eq!(cached().await, 1, "prepared once and cached");
     db.close().await;
 }
