@@ -8,9 +8,11 @@
 #
 # On a failure, screenshots are left in target/browser/.
 set -euo pipefail
+# The binary is resolved from the caller's directory, before the cd below.
+binary=${1:+$(realpath "$1")}
 cd "$(dirname "$0")"
 repo=$(cd ../.. && pwd)
-binary=$(realpath "${1:-$repo/target/debug/integration-points}")
+binary=${binary:-$repo/target/debug/integration-points}
 
 if [ ! -x /usr/bin/chromium ]; then
     apt-get update -q
