@@ -174,7 +174,7 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
 ) -> BoxEndpoint<'static> {
     let feed_metrics = FeedMetrics::default();
     let routes = PointsRoutes::new(
-        PointsApi::new(service, config.max_limit, config.exact_count_max),
+        PointsApi::new(service.clone(), config.max_limit, config.exact_count_max),
         ChangesApi::new(feed, config.max_limit, feed_metrics.clone()),
     );
     let allow = AllowTable::of(
@@ -188,6 +188,7 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
         health.clone(),
         Arc::clone(&templates),
         &feed_metrics,
+        service,
     ));
     let api = document(routes);
     let (spec, swagger_ui) = finished_documents(&api);

@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use domain::health::HealthCheck;
-use domain::integration_point::Timestamp;
+use domain::integration_point::{IntegrationPointService, Timestamp};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelSet, EncodeMetric as _, prometheus_text,
 };
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
@@ -77,10 +77,11 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Registers the HTTP metrics, and gauges that read `health`'s pool on
     /// every scrape.
-    pub(crate) fn new<H: HealthCheck>(
+    pub(crate) fn new<H: HealthCheck, S: IntegrationPointService>(
         health: H,
         routes: Arc<RouteTemplates>,
         feed: &FeedMetrics,
+        service: S,
     ) -> Self {
         let mut registry = Registry::default();
         feed.register(&mut registry);
@@ -113,6 +114,7 @@ impl Metrics {
             build,
         );
         registry.register_collector(Box::new(PoolGauges(health)));
+        registry.register_collector(Box::new(CacheCounts(service)));
         registry.register_collector(Box::new(ProcessMetrics));
         Self {
             registry,
@@ -279,6 +281,64 @@ impl<H: HealthCheck> Collector for PoolGauges<H> {
             let gauge = ConstGauge::new(i64::from(value));
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
+        Ok(())
+    }
+}
+
+/// What the service's read cache has done, read on every scrape; nothing
+/// when reads are not cached.
+struct CacheCounts<S>(S);
+
+impl<S> fmt::Debug for CacheCounts<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CacheCounts")
+    }
+}
+
+impl<S: IntegrationPointService> Collector for CacheCounts<S> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let Some(stats) = self.0.cache_stats() else {
+            return Ok(());
+        };
+        let counters = [
+            (
+                "cache_hits",
+                "GET one and LOOKUP requests answered from memory",
+                stats.hits,
+            ),
+            (
+                "cache_misses",
+                "GET one and LOOKUP requests the current cache sent to the database",
+                stats.misses,
+            ),
+            (
+                "cache_invalidations",
+                "Changes (own writes and the change feed's) that dropped cached answers",
+                stats.invalidations,
+            ),
+            (
+                "cache_stale_bypasses",
+                "GET one and LOOKUP requests sent to the database because the cache \
+                 could not confirm it had applied every change within cache.max_staleness_ms",
+                stats.bypasses,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        let entries = ConstGauge::new(i64::try_from(stats.entries).unwrap_or(i64::MAX));
+        entries.encode(encoder.encode_descriptor(
+            "cache_entries",
+            "Points and LOOKUP answers held in memory",
+            None,
+            entries.metric_type(),
+        )?)?;
         Ok(())
     }
 }

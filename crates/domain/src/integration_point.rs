@@ -19,8 +19,8 @@ pub use model::{
     PatchPointRequest, PatchRejected, Revision,
 };
 pub use ports::{
-    Clock, IdGenerator, IntegrationPointRepository, IntegrationPointService, TokenGenerator,
-    WriteOutcome,
+    CacheStats, Clock, IdGenerator, IntegrationPointRepository, IntegrationPointService,
+    TokenGenerator, WriteOutcome,
 };
 pub use query::{
     Condition, Count, CountMode, Cursor, DEFAULT_EXACT_COUNT_MAX, Filter, ListQuery, Listing,

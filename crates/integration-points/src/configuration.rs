@@ -34,6 +34,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The change feed.
     pub feed: FeedSettings,
+    /// Reads served from memory.
+    pub cache: CacheSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -179,6 +181,19 @@ where
             .map(str::to_owned)
             .collect(),
     })
+}
+
+/// Reads served from memory (GET one and LOOKUP).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Whether GET one and LOOKUP are answered from memory.
+    pub enabled: bool,
+    /// The most points, and separately the most LOOKUP answers, held.
+    pub max_entries: usize,
+    /// How long a replica may go without confirming it has applied every
+    /// change before it reads the database instead.
+    pub max_staleness_ms: u64,
 }
 
 /// The change feed.
@@ -487,6 +502,10 @@ impl Settings {
         anyhow::ensure!(
             self.feed.poll_interval_ms >= 10,
             "feed.poll_interval_ms must be at least 10"
+        );
+        anyhow::ensure!(
+            self.cache.max_entries >= 1,
+            "cache.max_entries must be at least 1"
         );
         Ok(())
     }

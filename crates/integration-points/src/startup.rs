@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use api::{ApiConfig, HttpServer};
-use application::{ChangeHub, FeedService, HubSettings, Retention, Service};
+use application::{
+    CacheSettings, CachedService, ChangeHub, FeedService, HubSettings, Retention, Service,
+};
 use infrastructure::{
     ChangeListener, Database, OsRandomTokens, SeaOrmChangeLog, SeaOrmHealthCheck,
     SeaOrmIntegrationPointRepository, SystemClock, UuidV7Ids,
@@ -16,9 +18,12 @@ use tokio::time::Instant;
 use crate::access;
 use crate::configuration::Settings;
 
-/// The production service: use cases over the sea-orm repository.
-pub type ProductionService =
-    Service<SeaOrmIntegrationPointRepository, SystemClock, UuidV7Ids, OsRandomTokens>;
+/// The production service: use cases over the sea-orm repository, with
+/// reads from memory when `cache.enabled`.
+pub type ProductionService = CachedService<
+    Service<SeaOrmIntegrationPointRepository, SystemClock, UuidV7Ids, OsRandomTokens>,
+    SystemClock,
+>;
 
 /// The production change feed: its use cases over the sea-orm change log.
 pub type ProductionFeed = FeedService<SeaOrmChangeLog>;
@@ -126,8 +131,8 @@ impl Application {
         let safe_url = infrastructure::redact_url_password(&db_settings.url);
         let db = Database::new(&db_settings.to_connection_settings())
             .with_context(|| format!("cannot use the database at {safe_url}"))?;
-        let service = service_over(&db)?;
         let feed = Feed::start(&db, settings)?;
+        let service = service_over(&db, &feed, settings)?;
         // Readiness waits on the database no longer than a request would.
         let health = SeaOrmHealthCheck::new(
             db.clone(),
@@ -360,21 +365,47 @@ pub fn api_config(settings: &Settings) -> ApiConfig {
 pub fn build_service(settings: &Settings) -> anyhow::Result<(ProductionService, Feed)> {
     let db = Database::new(&settings.database.to_connection_settings())
         .context("invalid database settings")?;
-    Ok((service_over(&db)?, Feed::start(&db, settings)?))
+    let feed = Feed::start(&db, settings)?;
+    Ok((service_over(&db, &feed, settings)?, feed))
 }
 
-/// The use cases over the repository on `db`.
+/// The use cases over the repository on `db`, behind a cache that `feed`
+/// keeps coherent when the settings turn it on.
 ///
 /// # Errors
 /// When the operating system cannot provide randomness for tokens.
-fn service_over(db: &Database) -> anyhow::Result<ProductionService> {
+fn service_over(
+    db: &Database,
+    feed: &Feed,
+    settings: &Settings,
+) -> anyhow::Result<ProductionService> {
     let tokens =
         OsRandomTokens::new().context("the operating system's random generator is unavailable")?;
-    Ok(Service::new(
+    let service = Service::new(
         SeaOrmIntegrationPointRepository::new(db),
         SystemClock,
         UuidV7Ids,
         tokens,
+    );
+    if !settings.cache.enabled {
+        return Ok(CachedService::disabled(service));
+    }
+    // An idle feed confirms once per poll interval: the allowed staleness
+    // is counted from when the next confirmation was due.
+    let max_age = Duration::from_millis(
+        settings
+            .cache
+            .max_staleness_ms
+            .saturating_add(settings.feed.poll_interval_ms),
+    );
+    Ok(CachedService::new(
+        service,
+        &feed.hub,
+        SystemClock,
+        CacheSettings {
+            max_entries: settings.cache.max_entries,
+            max_age,
+        },
     ))
 }
 

@@ -400,6 +400,13 @@ impl FakeWakeups {
         self.enabled.store(false, Ordering::SeqCst);
         self.listening.store(false, Ordering::SeqCst);
     }
+
+    /// Raises wake-ups again, as a listener that reconnected would.
+    pub fn resume(&self) {
+        self.enabled.store(true, Ordering::SeqCst);
+        self.listening.store(true, Ordering::SeqCst);
+        self.raise(Wakeup::Listening);
+    }
 }
 
 impl ChangeWakeups for FakeWakeups {

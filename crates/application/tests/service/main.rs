@@ -1,5 +1,6 @@
 //! Use-case tests over in-memory ports: every rule of the service, no database.
 
+mod cache;
 mod fakes;
 mod feed;
 mod transfer;

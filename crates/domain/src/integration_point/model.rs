@@ -359,7 +359,7 @@ pub struct PatchPointRequest {
 
 /// What LOOKUP searches for. The text it holds is [`SearchText`], so a key
 /// that reaches a store holds no NUL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LookupKey {
     /// A bare key, matched against `id` (when it is a UUID), `code` and `token_local`.
     Any(SearchText),

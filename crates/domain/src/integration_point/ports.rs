@@ -89,6 +89,29 @@ pub trait IntegrationPointService: Clone + Send + Sync + 'static {
         id: PointId,
         if_match: Option<IfMatch>,
     ) -> impl Future<Output = Result<IntegrationPoint, RotateTokenError>> + Send;
+
+    /// What a read cache in front of the use cases has done so far; `None`
+    /// when reads are not cached.
+    fn cache_stats(&self) -> Option<CacheStats> {
+        None
+    }
+}
+
+/// The counts of a read cache (contract §9), for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Reads answered from memory.
+    pub hits: u64,
+    /// Reads that went to the store while the cache was current.
+    pub misses: u64,
+    /// Entries dropped because a point changed (one per change applied, or
+    /// one per clearing).
+    pub invalidations: u64,
+    /// Reads that went to the store because the cache could not confirm it
+    /// was current.
+    pub bypasses: u64,
+    /// Answers held now (points and lookups).
+    pub entries: u64,
 }
 
 /// Whether a compare-and-swap write took effect.

@@ -1,0 +1,407 @@
+//! Reads from memory (contract §9): GET one and LOOKUP answered from an
+//! in-process cache in front of the use cases, kept coherent by the
+//! replica's change feed.
+//!
+//! Three rules keep it from answering with a state older than one the
+//! replica knows of:
+//! - a write made here drops what it changed before its answer leaves;
+//! - every change the [`ChangeHub`] reads (other replicas' writes included)
+//!   drops the point it names and every cached LOOKUP answer;
+//! - a read that missed inserts what it read only if nothing was dropped
+//!   since it began (the invalidation epoch), so a change that lands while
+//!   the store is being read cannot be undone by the slower read.
+//!
+//! And one rule for when the feed itself cannot be trusted: the cache is
+//! used only while the hub confirms, within the allowed staleness, that
+//! every change up to its position has been applied here. Otherwise reads go
+//! to the store; when confirmations resume after a gap (a lost listener, a
+//! subscription that lagged, a hub that could not read), the cache is
+//! emptied before it is used again.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use domain::change_feed::{Cursor, FeedProgress};
+use domain::integration_point::{
+    CacheStats, Clock, CreatePointError, CreatePointRequest, DeletePointError, GetPointError,
+    IfMatch, IntegrationPoint, IntegrationPointService, ListPointsError, ListQuery, Listing,
+    LookupError, LookupKey, PatchPointError, PatchPointRequest, PointId, RotateTokenError,
+};
+use quick_cache::sync::Cache;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use crate::change_feed::{ChangeHub, HubEvent, HubSubscription};
+
+/// How the cache of one replica behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The most points, and separately the most LOOKUP answers, held.
+    pub max_entries: usize,
+    /// How old the hub's last confirmation that this replica has applied
+    /// every change may be before reads go to the store instead. The hub
+    /// confirms on every change and at least once per poll interval, so
+    /// this should exceed the feed's poll interval.
+    pub max_age: Duration,
+}
+
+/// `confirmed_at` when the cache must not be used.
+const UNCONFIRMED: i64 = i64::MIN;
+
+/// A LOOKUP answer and the epoch it was read in: it holds only while no
+/// point has changed since, so that no change needs to know which keys
+/// named the point before it.
+#[derive(Clone)]
+struct LookupEntry {
+    epoch: u64,
+    ids: Arc<[PointId]>,
+}
+
+/// What the reads, the writes and the feed's applier share.
+struct State<C> {
+    /// `None`: no point has this id (a cached 404).
+    points: Cache<PointId, Option<IntegrationPoint>>,
+    /// An empty answer is a cached LOOKUP 404.
+    lookups: Cache<LookupKey, LookupEntry>,
+    /// Moves on every invalidation; see the module's rules.
+    epoch: AtomicU64,
+    /// The time (ms) of the hub's last confirmation, or [`UNCONFIRMED`].
+    confirmed_at: AtomicI64,
+    max_age_ms: i64,
+    /// Every change up to here has been applied; `None` until the hub is
+    /// ready.
+    applied: Mutex<Option<Cursor>>,
+    clock: C,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    invalidations: AtomicU64,
+    bypasses: AtomicU64,
+}
+
+impl<C: Clock> State<C> {
+    /// The epoch to read under, or `None` (counted) when the cache cannot
+    /// be trusted now.
+    fn current(&self) -> Option<u64> {
+        // Loaded before the confirmation: a clearing bumps the epoch before
+        // it confirms, so a read that sees the new confirmation either sees
+        // the cleared cache or fails to insert.
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let confirmed = self.confirmed_at.load(Ordering::SeqCst);
+        let age = self.clock.now().as_millis().saturating_sub(confirmed);
+        if confirmed == UNCONFIRMED || age > self.max_age_ms {
+            self.bypasses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(epoch)
+    }
+
+    fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keeps what a read found, unless a change was applied since the read
+    /// began under `epoch`.
+    fn fill_point(&self, id: PointId, point: Option<IntegrationPoint>, epoch: u64) {
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        self.points.insert(id, point);
+        // An invalidation between the check and the insert bumped the epoch
+        // first, then removed: either it removed this entry, or this sees it.
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            self.points.remove(&id);
+        }
+    }
+
+    fn cached_lookup(&self, key: &LookupKey, epoch: u64) -> Option<Arc<[PointId]>> {
+        self.lookups
+            .get(key)
+            .filter(|entry| entry.epoch == epoch)
+            .map(|entry| entry.ids)
+    }
+
+    fn fill_lookup(&self, key: LookupKey, ids: Arc<[PointId]>, epoch: u64) {
+        // An entry of an older epoch never answers, so a late insert is
+        // harmless: no second check needed.
+        if self.epoch.load(Ordering::SeqCst) == epoch {
+            self.lookups.insert(key, LookupEntry { epoch, ids });
+        }
+    }
+
+    /// `id` changed (or may have): drop it and every LOOKUP answer.
+    fn invalidate(&self, id: PointId) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.points.remove(&id);
+        self.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Something may have changed, unknown what: drop all LOOKUP answers.
+    fn invalidate_lookups(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.invalidations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Stops answering from memory until the hub confirms again.
+    fn distrust(&self) {
+        self.confirmed_at.store(UNCONFIRMED, Ordering::SeqCst);
+    }
+
+    /// The hub reports `progress`, and changes up to `applied` have been
+    /// applied here: the cache is current as of `progress.at` if that
+    /// covers the hub's position. After a gap the cache is emptied first.
+    fn confirm(&self, progress: FeedProgress, applied: Cursor) {
+        if !progress.listening {
+            self.distrust();
+            return;
+        }
+        if progress.cursor > applied {
+            // Its changes are still on their way to the applier.
+            return;
+        }
+        let at = progress.at.as_millis();
+        let last = self.confirmed_at.load(Ordering::SeqCst);
+        if last == UNCONFIRMED || at.saturating_sub(last) > self.max_age_ms {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            self.points.clear();
+            self.lookups.clear();
+            self.invalidations.fetch_add(1, Ordering::Relaxed);
+        }
+        self.confirmed_at.fetch_max(at, Ordering::SeqCst);
+    }
+
+    fn set_applied(&self, cursor: Cursor) {
+        *self.applied.lock().unwrap_or_else(PoisonError::into_inner) = Some(cursor);
+    }
+
+    fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            invalidations: self.invalidations.load(Ordering::Relaxed),
+            bypasses: self.bypasses.load(Ordering::Relaxed),
+            entries: (self.points.len() + self.lookups.len()) as u64,
+        }
+    }
+}
+
+/// The task applying the hub's changes; aborted with the last service clone.
+struct Applier(JoinHandle<()>);
+
+impl Drop for Applier {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Follows the hub: every change drops what it names, every report of
+/// progress may confirm the cache current.
+async fn apply<C: Clock>(state: Arc<State<C>>, hub: ChangeHub, mut feed: HubSubscription) {
+    hub.ready().await;
+    let mut applied = feed.progress.borrow_and_update().cursor;
+    state.set_applied(applied);
+    state.confirm(*feed.progress.borrow(), applied);
+    loop {
+        tokio::select! {
+            // Changes first: the hub sends them before the progress that
+            // covers them.
+            biased;
+            event = feed.events.recv() => match event {
+                Ok(HubEvent::Change(change)) => {
+                    state.invalidate(change.id());
+                    applied = applied.max(change.cursor());
+                }
+                Ok(HubEvent::Skipped { horizon }) => {
+                    state.distrust();
+                    applied = applied.max(horizon);
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "read cache fell behind the change feed; emptying it");
+                    state.distrust();
+                    // What it missed is older than the hub's position; the
+                    // cache is emptied before it is trusted again.
+                    applied = applied.max(feed.progress.borrow().cursor);
+                }
+                Err(RecvError::Closed) => break,
+            },
+            changed = feed.progress.changed() => if changed.is_err() { break },
+        }
+        state.set_applied(applied);
+        state.confirm(*feed.progress.borrow_and_update(), applied);
+    }
+    // The hub stopped: nothing will confirm the cache again.
+    state.distrust();
+}
+
+/// The use cases of `S` with GET one and LOOKUP answered from memory when
+/// the cache is on and current; every other call goes straight to `S`.
+#[derive(Clone)]
+pub struct CachedService<S, C> {
+    inner: S,
+    cache: Option<(Arc<State<C>>, Arc<Applier>)>,
+}
+
+impl<S, C> std::fmt::Debug for CachedService<S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedService")
+            .field("enabled", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: IntegrationPointService, C: Clock> CachedService<S, C> {
+    /// `inner` with a cache kept coherent by `hub`. Needs a tokio runtime.
+    pub fn new(inner: S, hub: &ChangeHub, clock: C, settings: CacheSettings) -> Self {
+        let capacity = settings.max_entries.max(1);
+        let state = Arc::new(State {
+            points: Cache::new(capacity),
+            lookups: Cache::new(capacity),
+            epoch: AtomicU64::new(0),
+            confirmed_at: AtomicI64::new(UNCONFIRMED),
+            max_age_ms: i64::try_from(settings.max_age.as_millis()).unwrap_or(i64::MAX),
+            applied: Mutex::new(None),
+            clock,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
+            bypasses: AtomicU64::new(0),
+        });
+        let task = tokio::spawn(apply(Arc::clone(&state), hub.clone(), hub.subscribe()));
+        Self {
+            inner,
+            cache: Some((state, Arc::new(Applier(task)))),
+        }
+    }
+
+    /// `inner` without a cache (`cache.enabled = false`).
+    pub fn disabled(inner: S) -> Self {
+        Self { inner, cache: None }
+    }
+
+    /// Up to which change of the feed the cache has applied; `None` when
+    /// it is off or its hub is not ready. A read here started after this
+    /// returns no older state than that change left.
+    pub fn applied(&self) -> Option<Cursor> {
+        self.state()
+            .and_then(|state| *state.applied.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn state(&self) -> Option<&State<C>> {
+        self.cache.as_ref().map(|(state, _)| &**state)
+    }
+
+    /// After a write to `id` (whatever its outcome: a failed store call may
+    /// still have committed), before its answer leaves.
+    fn written(&self, id: PointId) {
+        if let Some(state) = self.state() {
+            state.invalidate(id);
+        }
+    }
+}
+
+impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedService<S, C> {
+    async fn create(
+        &self,
+        request: CreatePointRequest,
+    ) -> Result<IntegrationPoint, CreatePointError> {
+        let named = request.id;
+        let created = self.inner.create(request).await;
+        match (&created, named) {
+            (Ok(point), _) => self.written(point.id()),
+            (Err(_), Some(id)) => self.written(id),
+            // A generated id nobody can have asked for yet: only LOOKUP
+            // answers (the code, the token) may have changed.
+            (Err(_), None) => {
+                if let Some(state) = self.state() {
+                    state.invalidate_lookups();
+                }
+            }
+        }
+        created
+    }
+
+    async fn get(&self, id: PointId) -> Result<IntegrationPoint, GetPointError> {
+        let Some(state) = self.state() else {
+            return self.inner.get(id).await;
+        };
+        let Some(epoch) = state.current() else {
+            return self.inner.get(id).await;
+        };
+        if let Some(cached) = state.points.get(&id) {
+            state.hit();
+            return cached.ok_or(GetPointError::NotFound);
+        }
+        state.miss();
+        let read = self.inner.get(id).await;
+        match &read {
+            Ok(point) => state.fill_point(id, Some(point.clone()), epoch),
+            Err(GetPointError::NotFound) => state.fill_point(id, None, epoch),
+            Err(GetPointError::Store(_)) => {}
+        }
+        read
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Listing, ListPointsError> {
+        self.inner.list(query).await
+    }
+
+    async fn patch(
+        &self,
+        id: PointId,
+        patch: PatchPointRequest,
+        if_match: Option<IfMatch>,
+    ) -> Result<IntegrationPoint, PatchPointError> {
+        let patched = self.inner.patch(id, patch, if_match).await;
+        self.written(id);
+        patched
+    }
+
+    async fn delete(&self, id: PointId, if_match: Option<IfMatch>) -> Result<(), DeletePointError> {
+        let deleted = self.inner.delete(id, if_match).await;
+        self.written(id);
+        deleted
+    }
+
+    async fn lookup(&self, key: LookupKey) -> Result<Vec<PointId>, LookupError> {
+        let Some(state) = self.state() else {
+            return self.inner.lookup(key).await;
+        };
+        let Some(epoch) = state.current() else {
+            return self.inner.lookup(key).await;
+        };
+        if let Some(ids) = state.cached_lookup(&key, epoch) {
+            state.hit();
+            return if ids.is_empty() {
+                Err(LookupError::NoMatch)
+            } else {
+                Ok(ids.to_vec())
+            };
+        }
+        state.miss();
+        let read = self.inner.lookup(key.clone()).await;
+        match &read {
+            Ok(ids) => state.fill_lookup(key, ids.as_slice().into(), epoch),
+            Err(LookupError::NoMatch) => state.fill_lookup(key, Arc::new([]), epoch),
+            Err(LookupError::Store(_)) => {}
+        }
+        read
+    }
+
+    async fn rotate_token(
+        &self,
+        id: PointId,
+        if_match: Option<IfMatch>,
+    ) -> Result<IntegrationPoint, RotateTokenError> {
+        let rotated = self.inner.rotate_token(id, if_match).await;
+        self.written(id);
+        rotated
+    }
+
+    fn cache_stats(&self) -> Option<CacheStats> {
+        self.state().map(State::stats)
+    }
+}
