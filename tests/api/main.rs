@@ -6,6 +6,7 @@ mod process;
 mod proxy;
 
 mod auth;
+mod cache;
 mod cli;
 mod concurrency;
 mod containers;
