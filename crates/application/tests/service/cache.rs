@@ -98,6 +98,22 @@ async fn caught_up<R: IntegrationPointRepository>(replica: &Replica<R>, log: &In
     .expect("the cache applies the feed");
 }
 
+/// Reads `id` on `replica` until a read is not sent past the cache.
+async fn until_trusted<R: IntegrationPointRepository>(replica: &Replica<R>, id: PointId) {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let before = stats(replica);
+            let _ = replica.service.get(id).await;
+            if stats(replica).bypasses == before.bypasses {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the cache is used again");
+}
+
 fn stats<R: IntegrationPointRepository>(replica: &Replica<R>) -> CacheStats {
     replica.service.cache_stats().expect("the cache is on")
 }
@@ -354,18 +370,7 @@ async fn reads_go_to_the_store_while_the_listener_is_lost_and_find_an_emptied_ca
     let while_lost = b.service.get(point.id()).await.expect("found");
     let after_lost = stats(&b);
     wakeups.resume();
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let before = stats(&b);
-            let _ = b.service.get(point.id()).await;
-            if stats(&b).bypasses == before.bypasses {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await
-    .expect("the cache is used again");
+    until_trusted(&b, point.id()).await;
     let back = stats(&b);
 
     // Assert: while lost, every read went to the store (and saw the write
@@ -456,18 +461,7 @@ async fn a_cache_that_lagged_behind_its_hub_is_emptied_before_it_is_used_again()
         create(&a.service, &format!("OTHER{n}")).await;
     }
     caught_up(&b, &repository).await;
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let counts = stats(&b);
-            let _ = b.service.get(kept.id()).await;
-            if stats(&b).bypasses == counts.bypasses {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await
-    .expect("the cache is used again");
+    until_trusted(&b, kept.id()).await;
 
     // Assert: the untouched point was read again
     let after = stats(&b);
