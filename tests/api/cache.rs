@@ -66,16 +66,7 @@ async fn replicas(url: &str, listener_name: &str) -> (TestApp, TestApp) {
 
 /// Ends the PostgreSQL sessions named `name`; how many there were.
 async fn terminate_sessions(url: &str, name: &str) -> i64 {
-    let settings = infrastructure::DatabaseSettings {
-        url: url.to_owned(),
-        max_connections: 1,
-        min_connections: 0,
-        connect_timeout: Duration::from_secs(10),
-        acquire_timeout: Duration::from_secs(10),
-        statement_timeout: Duration::from_secs(60),
-        schema: None,
-    };
-    let db = infrastructure::connect(&settings)
+    let db = infrastructure::connect(&crate::helpers::one_connection(url))
         .await
         .expect("the test database");
     let row = db

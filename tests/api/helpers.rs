@@ -111,6 +111,21 @@ pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
     Some((settings, sqlite_file))
 }
 
+/// One connection to the database at `url`, for a test's own statements.
+pub fn one_connection(url: &str) -> infrastructure::DatabaseSettings {
+    infrastructure::DatabaseSettings {
+        url: url.to_owned(),
+        max_connections: 1,
+        min_connections: 0,
+        connect_timeout: std::time::Duration::from_secs(10),
+        acquire_timeout: std::time::Duration::from_secs(10),
+        statement_timeout: std::time::Duration::from_secs(60),
+        schema: None,
+        prepared_statements: postgres_prepared_statements(),
+        sqlite_synchronous: infrastructure::SqliteSynchronous::Full,
+    }
+}
+
 /// Percent-encodes a query parameter's value.
 pub fn urlencode(value: &str) -> String {
     value

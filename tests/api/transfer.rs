@@ -85,18 +85,7 @@ fn stdout_of(path: &Path) -> String {
 /// Drops a PostgreSQL schema a test made; best effort, as the database is a
 /// throwaway one anyway.
 async fn drop_schema(url: &str, schema: &str) {
-    let settings = infrastructure::DatabaseSettings {
-        url: url.to_owned(),
-        max_connections: 1,
-        min_connections: 0,
-        connect_timeout: std::time::Duration::from_secs(10),
-        acquire_timeout: std::time::Duration::from_secs(10),
-        statement_timeout: std::time::Duration::from_secs(60),
-        schema: None,
-        prepared_statements: crate::helpers::postgres_prepared_statements(),
-        sqlite_synchronous: infrastructure::SqliteSynchronous::Full,
-    };
-    if let Ok(db) = infrastructure::connect(&settings).await {
+    if let Ok(db) = infrastructure::connect(&crate::helpers::one_connection(url)).await {
         let _ = sea_orm::ConnectionTrait::execute_unprepared(
             db.connection(),
             &format!(r#"DROP SCHEMA IF EXISTS "{schema}" CASCADE"#),
