@@ -1,6 +1,8 @@
 //! Reads from memory end to end: two service processes on one PostgreSQL,
 //! each with its own cache, kept coherent by the change feed (contract §9).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
@@ -10,8 +12,11 @@ use crate::helpers::{POINTS, TestApp, postgres_url};
 use crate::process::ServiceProcess;
 
 /// How soon another replica must stop answering with a state it has been
-/// told is gone: the feed's delivery target, with room for a loaded machine.
-const BOUND: Duration = Duration::from_secs(1);
+/// told is gone: the age a replica's cache may reach unconfirmed
+/// (`cache.max_staleness_ms` + `feed.poll_interval_ms` by default). The
+/// feed's own delivery target is far shorter, but on a cluster shared with
+/// other tests, their open transactions hold the feed back.
+const BOUND: Duration = Duration::from_secs(2);
 
 /// One counter or gauge of a replica's `GET /metrics`.
 async fn metric(app: &TestApp, name: &str) -> f64 {
@@ -64,23 +69,29 @@ async fn replicas(url: &str, listener_name: &str) -> (TestApp, TestApp) {
     (TestApp::of_process(first), TestApp::of_process(second))
 }
 
-/// Ends the PostgreSQL sessions named `name`; how many there were.
-async fn terminate_sessions(url: &str, name: &str) -> i64 {
-    let db = infrastructure::connect(&crate::helpers::one_connection(url))
+/// Ends the LISTEN sessions named `name` every few milliseconds until
+/// `stop` is set, so that a replica's listener stays lost however fast it
+/// reconnects; how many it ended.
+async fn keep_ending_listeners(url: String, name: String, stop: Arc<AtomicBool>) -> i64 {
+    let db = infrastructure::connect(&crate::helpers::one_connection(&url))
         .await
         .expect("the test database");
-    let row = db
-        .connection()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE application_name = $1 AND query LIKE 'LISTEN%'",
-            [name.into()],
-        ))
-        .await
-        .expect("the query runs")
-        .expect("one row");
-    let ended = row.try_get::<i64>("", "n").expect("a count");
+    let mut ended = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let row = db
+            .connection()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+                [name.clone().into()],
+            ))
+            .await
+            .expect("the query runs")
+            .expect("one row");
+        ended += row.try_get::<i64>("", "n").expect("a count");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     db.close().await;
     ended
 }
@@ -141,8 +152,13 @@ async fn reads_go_to_the_database_while_the_listener_is_lost_and_from_memory_onc
     answered_from_memory(&b, &old_token).await;
     let bypasses = metric(&b, "cache_stale_bypasses_total").await;
 
-    // Act: B's listening session ends
-    assert_eq!(terminate_sessions(&url, &name).await, 1, "one listener");
+    // Act: B's listening session ends, and again whenever it comes back
+    let stop = Arc::new(AtomicBool::new(false));
+    let ending = tokio::spawn(keep_ending_listeners(
+        url.clone(),
+        name.clone(),
+        Arc::clone(&stop),
+    ));
     tokio::time::timeout(BOUND * 5, async {
         while metric(&b, "cache_stale_bypasses_total").await == bypasses {
             lookup_status(&b, &old_token).await;
@@ -157,6 +173,11 @@ async fn reads_go_to_the_database_while_the_listener_is_lost_and_from_memory_onc
     let lost = metric(&b, "cache_stale_bypasses_total").await;
     let while_lost = lookup_status(&b, &old_token).await;
     let after = metric(&b, "cache_stale_bypasses_total").await;
+    stop.store(true, Ordering::SeqCst);
+    assert!(
+        ending.await.expect("no panic") >= 1,
+        "B's listener was ended"
+    );
     // The listener reconnects (after its back-off) and the cache is used again.
     let new_token = rotated.json()["token_local"].clone();
     let caught_up = tokio::time::timeout(Duration::from_secs(15), async {
