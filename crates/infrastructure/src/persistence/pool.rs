@@ -249,8 +249,10 @@ where
             return Ok(());
         };
         let query = sqlx::raw_sql(sqlx::AssertSqlSafe(begin.to_string()));
-        self.run(deadline, |c| query.execute(c)).await?;
+        // Set first: should a `SET LOCAL` fail after the `BEGIN`, the
+        // connection holds an aborted transaction and must not go back.
         self.in_transaction = true;
+        self.run(deadline, |c| query.execute(c)).await?;
         Ok(())
     }
 
