@@ -99,6 +99,7 @@ async fn keep_ending_listeners(url: String, name: String, stop: Arc<AtomicBool>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_rotated_on_one_replica_stops_matching_on_the_other_within_the_bound_and_never_again()
  {
+    let _turn = crate::helpers::exclusive_turn().await;
     let Some(url) = postgres_url() else {
         return;
     };
@@ -138,6 +139,7 @@ async fn a_token_rotated_on_one_replica_stops_matching_on_the_other_within_the_b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_go_to_the_database_while_the_listener_is_lost_and_from_memory_once_caught_up() {
+    let _turn = crate::helpers::exclusive_turn().await;
     let Some(url) = postgres_url() else {
         return;
     };
@@ -206,6 +208,7 @@ async fn reads_go_to_the_database_while_the_listener_is_lost_and_from_memory_onc
 
 crate::on_both_backends! {
     async fn an_etag_answered_from_memory_still_validates_and_a_write_moves_it(app) {
+        let _turn = crate::helpers::exclusive_turn().await;
         // Arrange: the point is read until the cache answers it
         let point = app.create(json!({"code": "ETAG"})).await;
         let path = TestApp::item(point["id"].as_str().expect("an id"));

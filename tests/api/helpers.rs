@@ -385,3 +385,13 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A turn on the machine for tests that must not share it: the 100,000-point
+/// round trip keeps both cores and PostgreSQL busy for a minute or more, and a
+/// replica's cache running beside it cannot confirm its feed within the
+/// allowed staleness, so it (rightly) reads the database and the cache tests,
+/// which wait for answers from memory, time out.
+pub async fn exclusive_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}

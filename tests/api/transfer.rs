@@ -98,6 +98,7 @@ async fn drop_schema(url: &str, schema: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[pg_gate::requires_postgres]
 async fn a_round_trip_sqlite_postgres_sqlite_of_100_000_points_exports_identically() {
+    let _turn = crate::helpers::exclusive_turn().await;
     // Arrange
     let Some(postgres) = postgres_url() else {
         return;
