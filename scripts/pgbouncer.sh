@@ -82,6 +82,10 @@ psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
 
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/$database"
 export TEST_DATABASE_PREPARED_STATEMENTS=false
+# LISTEN needs a session, which transaction pooling does not keep: the change
+# feed's listener goes to PostgreSQL itself (feed.listen_url), as the README
+# tells operators to set it.
+export TEST_DATABASE_LISTEN_URL="postgres://postgres@127.0.0.1:5432/$database"
 export CI="${CI:-true}"
 # --workspace: the features `cargo test --workspace` builds with, so nothing
 # is built again after it.

@@ -55,14 +55,17 @@ async fn answered_from_memory(app: &TestApp, token: &Value) {
 /// listener carries `listener_name` so that a test can find it.
 async fn replicas(url: &str, listener_name: &str) -> (TestApp, TestApp) {
     let schema = format!("e2e_cache_{}", uuid::Uuid::now_v7().simple());
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let listen_url = format!("{url}{separator}application_name={listener_name}");
+    let direct = crate::helpers::postgres_listen_url(url);
+    let separator = if direct.contains('?') { '&' } else { '?' };
+    let listen_url = format!("{direct}{separator}application_name={listener_name}");
     let env = [
         ("APP__DATABASE__URL", url),
         ("APP__DATABASE__SCHEMA", schema.as_str()),
         ("APP__DATABASE__MAX_CONNECTIONS", "4"),
     ];
-    let first = ServiceProcess::start(&env).await;
+    let mut first_env = env.to_vec();
+    first_env.push(("APP__FEED__LISTEN_URL", direct.as_str()));
+    let first = ServiceProcess::start(&first_env).await;
     let mut second_env = env.to_vec();
     second_env.push(("APP__FEED__LISTEN_URL", listen_url.as_str()));
     let second = ServiceProcess::start(&second_env).await;
@@ -157,7 +160,7 @@ async fn reads_go_to_the_database_while_the_listener_is_lost_and_from_memory_onc
     // Act: B's listening session ends, and again whenever it comes back
     let stop = Arc::new(AtomicBool::new(false));
     let ending = tokio::spawn(keep_ending_listeners(
-        url.clone(),
+        crate::helpers::postgres_listen_url(&url),
         name.clone(),
         Arc::clone(&stop),
     ));

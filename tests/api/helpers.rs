@@ -84,6 +84,14 @@ pub fn postgres_prepared_statements() -> bool {
     std::env::var("TEST_DATABASE_PREPARED_STATEMENTS").map_or(true, |value| value != "false")
 }
 
+/// Where a test service LISTENs for the change feed: `TEST_DATABASE_LISTEN_URL`
+/// when set (`scripts/pgbouncer.sh` sets it to PostgreSQL itself, since a
+/// pooler in transaction mode delivers no notifications — the setup the README
+/// gives operators), else `url`, the database the service uses.
+pub fn postgres_listen_url(url: &str) -> String {
+    std::env::var("TEST_DATABASE_LISTEN_URL").unwrap_or_else(|_| url.to_owned())
+}
+
 /// Settings for a test service on `backend`, or `None` when PostgreSQL is not available.
 pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
     let mut settings =
@@ -102,6 +110,7 @@ pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
         }
         Backend::Postgres => {
             settings.database.url = postgres_url()?;
+            settings.feed.listen_url = postgres_listen_url(&settings.database.url);
             settings.database.prepared_statements = postgres_prepared_statements();
             settings.database.schema = format!("e2e_{unique}");
             settings.database.max_connections = 8;
