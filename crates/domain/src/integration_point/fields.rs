@@ -1,8 +1,10 @@
 //! The field table: every field of an integration point, declared once.
 //!
-//! `mask`, `filter`, `order`, `flat`, the storage columns and the API's
-//! documentation are all driven by this table, so a new field is one change here
-//! (plus the column it is stored in).
+//! `mask`, `order`, `flat` and the paths the API's documentation lists are
+//! driven by this table. A new field still needs changes elsewhere too: the
+//! domain struct and its patch, the filter's operand types, the entity, the
+//! mapper, the change feed's trigger, the DTOs and their descriptions, and a
+//! migration.
 
 /// The composite fields whose members are written `group.key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
