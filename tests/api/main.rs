@@ -10,6 +10,7 @@ mod cache;
 mod cli;
 mod concurrency;
 mod containers;
+mod documents;
 mod durability;
 mod edges;
 mod errors;
