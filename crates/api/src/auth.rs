@@ -10,6 +10,8 @@
 //! Which scope a request needs is decided by [`required_scope`] alone, and the
 //! paths that stay open without a key by [`is_open_path`].
 
+pub(crate) mod guarded;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,9 +21,9 @@ use poem::{Endpoint, Middleware, Request};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::http::routes::lookup_method;
 use crate::points::{COLLECTION_PATH, LOOKUP_ALIAS};
-use crate::routes::lookup_method;
 
 /// What a key allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]

@@ -11,27 +11,10 @@
 //! `X-Request-Id` on every response, and one log span per request.
 
 mod auth;
-mod changes;
-mod compression;
-mod cors;
-mod document;
-mod drain;
-mod error;
-mod etag;
-mod guarded;
-mod head_timeout;
-mod health;
-mod limits;
-mod metrics;
-mod middleware;
-mod params;
-mod payload;
+mod http;
 mod points;
-mod render;
-mod request_id;
-mod routes;
-mod server;
-pub mod transfer;
+
+pub use crate::points::transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,21 +30,21 @@ use poem::{Endpoint, EndpointExt, Request, Response, Route, get};
 use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::auth::Authenticate;
-use crate::changes::ChangesApi;
-use crate::compression::Compression;
-use crate::cors::Cors;
-use crate::guarded::Guarded;
-use crate::health::{Live, Ready};
-use crate::limits::Limits;
-use crate::metrics::{FeedMetrics, HttpMetrics, Metrics, MetricsEndpoint};
-use crate::middleware::{ErrorShape, RequestLog};
-use crate::payload::BodyLimit;
+use crate::auth::guarded::Guarded;
+use crate::http::compression::Compression;
+use crate::http::cors::Cors;
+use crate::http::health::{Live, Ready};
+use crate::http::limits::Limits;
+use crate::http::metrics::{FeedMetrics, HttpMetrics, Metrics, MetricsEndpoint};
+use crate::http::middleware::{ErrorShape, RequestLog};
+use crate::http::payload::BodyLimit;
+use crate::http::routes::{AllowTable, PointsRoutes, RouteTemplates};
+use crate::points::changes::ChangesApi;
 use crate::points::{COLLECTION_PATH, PointsApi};
-use crate::routes::{AllowTable, PointsRoutes, RouteTemplates};
 
 pub use crate::auth::{Access, ApiKey, KeyDigest, KeyError, KeyRing, Scope};
-pub use crate::cors::{CorsOriginError, CorsOrigins};
-pub use crate::server::HttpServer;
+pub use crate::http::cors::{CorsOriginError, CorsOrigins};
+pub use crate::http::server::HttpServer;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +184,7 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
         .at("/metrics", get(MetricsEndpoint::new(Arc::clone(&metrics))))
         .nest_no_strip(COLLECTION_PATH, api)
         .data(BodyLimit(config.body_limit))
-        .with(CatchPanic::new().with_handler(middleware::panic_response))
+        .with(CatchPanic::new().with_handler(crate::http::middleware::panic_response))
         .with(Authenticate::new(config.access))
         .with(Limits::new(config.query_limit, config.request_timeout))
         .with(ErrorShape::new(allow))
@@ -223,14 +206,14 @@ pub fn openapi_json<S: IntegrationPointService, F: ChangeFeedService>(
         PointsApi::new(service, config.max_limit, config.exact_count_max),
         ChangesApi::new(feed, config.max_limit, FeedMetrics::default()),
     ));
-    document::finish(&api.spec())
+    crate::points::document::finish(&api.spec())
 }
 
 /// `/openapi.json` and Swagger UI's page, both with the finished document
-/// ([`document::finish`]).
+/// ([`crate::points::document::finish`]).
 fn finished_documents<T: OpenApi>(api: &OpenApiService<T, ()>) -> (StaticBody, StaticBody) {
     let raw = api.spec();
-    let finished = document::finish(&raw);
+    let finished = crate::points::document::finish(&raw);
     // poem-openapi builds the page around the document it derives, and
     // offers no way to give it another; so the document is swapped in the
     // page. A test checks that the page carries the finished document.

@@ -5,8 +5,14 @@
 //! DTOs and the parameter types), domain results into responses (through
 //! `render` and the ETag helpers). Every rule lives in the domain.
 
+pub(crate) mod changes;
+pub(crate) mod document;
 pub(crate) mod dto;
+pub(crate) mod etag;
+pub(crate) mod params;
+pub(crate) mod render;
 pub(crate) mod responses;
+pub mod transfer;
 
 use domain::integration_point::{
     Count, CountMode, IntegrationPoint, IntegrationPointService, ListQuery, Mask, Page, PointId,
@@ -24,13 +30,12 @@ use self::responses::{
     ListPointsResponse, Lookup, LookupResponse, Patch, PatchPointResponse, PointJson,
     PointListJson, RotateToken, RotateTokenResponse,
 };
-use crate::error::{ApiError, OperationError};
-use crate::etag;
-use crate::params::{
+use crate::http::error::{ApiError, OperationError};
+use crate::http::payload::JsonBody;
+use crate::points::params::{
     AfterParam, CountParam, FilterParam, FlatParam, MaskParam, OrderParam, cursor,
 };
-use crate::payload::JsonBody;
-use crate::render::{ListView, PointView, View};
+use crate::points::render::{ListView, PointView, View};
 
 /// Where the collection lives; every operation's path starts with it.
 pub(crate) const COLLECTION_PATH: &str = "/rest/v1/service/integration_points";

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::payload::present;
+use crate::http::error::ApiError;
+use crate::http::payload::present;
 
 /// A new integration point: `code` is required, every other field has a
 /// default. `id` and `token_local` may be given to import an existing channel;

@@ -1,6 +1,6 @@
 //! What each operation answers: one `ApiResponse` enum per operation for its
 //! successes, and one [`Operation`] per operation listing its error statuses
-//! (sent as [`OperationError`](crate::error::OperationError)s).
+//! (sent as [`OperationError`](crate::http::error::OperationError)s).
 
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
@@ -13,9 +13,9 @@ use super::dto::{
 };
 use super::point_id;
 use crate::ApiConfig;
-use crate::error::{ApiError, ErrorStatus, Operation};
-use crate::params::FilterParam;
-use crate::payload::{JsonBytes, parse};
+use crate::http::error::{ApiError, ErrorStatus, Operation};
+use crate::http::payload::{JsonBytes, parse};
+use crate::points::params::FilterParam;
 
 /// One point, serialised by `render`.
 pub(crate) type PointJson = JsonBytes<IntegrationPointBody>;

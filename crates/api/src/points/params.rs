@@ -215,7 +215,7 @@ fn json_type(value: &Value) -> &'static str {
 fn invalid_json(param: &'static str, error: &serde_json::Error) -> ParamError {
     ParamError::InvalidJson {
         param,
-        detail: crate::payload::json_error_detail(error),
+        detail: crate::http::payload::json_error_detail(error),
     }
 }
 

@@ -6,10 +6,10 @@
 use domain::integration_point::{Field, Group, IntegrationPoint, Timestamp, Version};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::payload::parse_value;
+use crate::http::error::ApiError;
+use crate::http::payload::parse_value;
 use crate::points::dto::CreateIntegrationPointBody;
-use crate::render::{PointView, View};
+use crate::points::render::{PointView, View};
 
 /// Why a line is not a point; the message names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

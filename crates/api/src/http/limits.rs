@@ -15,8 +15,8 @@ use poem::{Endpoint, Middleware, Request};
 
 use domain::change_feed::ChangesRequest;
 
-use crate::changes::CHANGES_PATH;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
+use crate::points::changes::CHANGES_PATH;
 
 /// Rejects query strings longer than a limit (414) and query parameters
 /// holding NUL (400, naming the parameter), and stops requests that take

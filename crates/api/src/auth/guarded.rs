@@ -17,7 +17,7 @@ use poem_openapi::types::Type;
 
 use crate::ApiConfig;
 use crate::auth::{Scope, required_scope};
-use crate::error::{ApiError, ErrorBody, ErrorStatus};
+use crate::http::error::{ApiError, ErrorBody, ErrorStatus};
 
 /// The name of the bearer scheme in the document.
 const BEARER_SCHEME: &str = "apiKey";

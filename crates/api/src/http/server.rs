@@ -13,8 +13,8 @@ use poem::endpoint::BoxEndpoint;
 use poem::listener::TcpAcceptor;
 use poem::{EndpointExt as _, Server};
 
-use crate::drain::{Drain, DrainState};
-use crate::head_timeout::HeadTimeout;
+use crate::http::drain::{Drain, DrainState};
+use crate::http::head_timeout::HeadTimeout;
 use crate::{ApiConfig, app};
 
 /// A bound listener with the API behind it.

@@ -10,9 +10,9 @@ use poem::error::{MethodNotAllowedError, NotFoundError, ResponseError};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
-use crate::error::ApiError;
-use crate::request_id::{REQUEST_ID_HEADER, RequestId};
-use crate::routes::{AllowTable, RouteTemplates};
+use crate::http::error::ApiError;
+use crate::http::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::http::routes::{AllowTable, RouteTemplates};
 
 /// Answers every error that reaches it with a §4 body, so that no layer (the
 /// router, poem-openapi's extractors, the handlers) can leak a `text/plain`

@@ -16,8 +16,8 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
 use poem::error::ResponseError as _;
 
-use crate::error::ApiError;
-use crate::routes::lookup_method;
+use crate::http::error::ApiError;
+use crate::http::routes::lookup_method;
 
 /// The methods a page may send: every one the API serves, `LOOKUP` included.
 fn allowed_methods() -> [Method; 6] {

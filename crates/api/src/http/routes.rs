@@ -12,7 +12,7 @@ use poem::http::Method;
 use poem_openapi::OpenApi;
 use poem_openapi::registry::{MetaApi, Registry};
 
-use crate::changes::ChangesApi;
+use crate::points::changes::ChangesApi;
 use crate::points::{COLLECTION_PATH, LOOKUP_ALIAS, PointsApi};
 
 /// The table poem-openapi fills in `OpenApi::add_routes`: path, method, endpoint.

@@ -26,9 +26,9 @@ use prometheus_client::registry::Registry;
 
 mod process;
 
-use crate::error::ApiError;
-use crate::metrics::process::ProcessMetrics;
-use crate::routes::RouteTemplates;
+use crate::http::error::ApiError;
+use crate::http::metrics::process::ProcessMetrics;
+use crate::http::routes::RouteTemplates;
 
 /// Upper bounds of the latency buckets, in seconds: from a probe or a
 /// lookup by primary key (a few hundred microseconds end to end) to a request
@@ -434,7 +434,7 @@ impl Endpoint for MetricsEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::lookup_method;
+    use crate::http::routes::lookup_method;
 
     #[test]
     fn only_methods_the_api_knows_become_label_values() {

@@ -32,7 +32,7 @@ use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use crate::error::{ApiError, JSON_CONTENT_TYPE};
+use crate::http::error::{ApiError, JSON_CONTENT_TYPE};
 
 /// An acceptor whose connections must deliver each request head in time.
 pub(crate) struct HeadTimeout<A> {

@@ -16,12 +16,12 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::error::{ApiError, ErrorStatus, JSON_CONTENT_TYPE, Operation, OperationError};
-use crate::metrics::FeedMetrics;
-use crate::params::{FlatParam, MaskParam};
+use crate::http::error::{ApiError, ErrorStatus, JSON_CONTENT_TYPE, Operation, OperationError};
+use crate::http::metrics::FeedMetrics;
 use crate::points::dto::IntegrationPointBody;
+use crate::points::params::{FlatParam, MaskParam};
+use crate::points::render::{PointView, View};
 use crate::points::{COLLECTION_PATH, view};
-use crate::render::{PointView, View};
 
 /// How often an idle event stream sends a comment, so that proxies and
 /// clients can tell a quiet stream from a dead one.

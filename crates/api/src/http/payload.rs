@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use self::strict::Strict;
-use crate::error::{ApiError, JSON_CONTENT_TYPE};
+use crate::http::error::{ApiError, JSON_CONTENT_TYPE};
 
 /// The most bytes a request body may have; put in the request data by `app`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -87,7 +87,7 @@ mod tests {
     use poem::{EndpointExt as _, get, handler};
 
     use super::*;
-    use crate::error::ApiError;
+    use crate::http::error::ApiError;
 
     #[handler]
     fn answer(request: &Request) -> poem::Result<&'static str> {

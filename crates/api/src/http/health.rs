@@ -6,8 +6,8 @@
 use domain::health::HealthCheck;
 use poem::{Endpoint, Request, Response};
 
-use crate::drain::DrainState;
-use crate::error::{ApiError, JSON_CONTENT_TYPE};
+use crate::http::drain::DrainState;
+use crate::http::error::{ApiError, JSON_CONTENT_TYPE};
 
 /// The body of a passing probe.
 const OK_BODY: &str = r#"{"status":"ok"}"#;
