@@ -13,7 +13,7 @@ pub use errors::{
     CreatePointError, DeletePointError, GetPointError, ListPointsError, LookupError,
     PatchPointError, RotateTokenError, StoreError, UniqueField, WriteError,
 };
-pub use fields::{Field, FieldKind, Group};
+pub use fields::{Access, Field, FieldDefault, FieldKind, FieldSpec, Group};
 pub use model::{
     Attributes, CreatePointRequest, FieldRef, IfMatch, IntegrationPoint, LookupKey, Opts,
     PatchPointRequest, PatchRejected, Revision,

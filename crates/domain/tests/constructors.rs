@@ -301,8 +301,8 @@ fn literal() -> impl Strategy<Value = Literal> {
     prop_oneof![
         text().prop_map(Literal::String),
         any::<bool>().prop_map(Literal::Bool),
-        proptest::sample::select(vec!["number", "null", "object", "array"])
-            .prop_map(Literal::Other),
+        any::<i64>().prop_map(|n| Literal::Number(n.to_string())),
+        proptest::sample::select(vec!["null", "object", "array"]).prop_map(Literal::Other),
     ]
 }
 

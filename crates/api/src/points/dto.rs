@@ -562,10 +562,7 @@ mod tests {
 
     #[test]
     fn an_empty_patch_is_the_empty_command() {
-        assert_eq!(
-            patch("{}").try_into_domain(),
-            Ok(PatchPointRequest::default())
-        );
+        assert_eq!(patch("{}").try_into_domain(), Ok(PatchPointRequest::EMPTY));
     }
 
     #[test]
@@ -583,7 +580,7 @@ mod tests {
             kind: Some(PointType::new("telegram").expect("valid")),
             issync: Some(true),
             updated_at: Some(Timestamp::parse_rfc3339("2019-08-28T13:34:16.427Z").expect("valid")),
-            ..PatchPointRequest::default()
+            ..PatchPointRequest::EMPTY
         };
         assert_eq!(request, expected);
     }

@@ -74,7 +74,7 @@ async fn every_write_of_the_service_records_one_change_and_a_no_op_patch_none() 
     let point = create(&service, "A").await;
     let title = PatchPointRequest {
         comment: Some(Comment::new("C").expect("a comment")),
-        ..PatchPointRequest::default()
+        ..PatchPointRequest::EMPTY
     };
 
     // Act

@@ -47,7 +47,7 @@ async fn create(service: &impl IntegrationPointService, value: &str) -> Integrat
 fn title_patch(title: &str) -> PatchPointRequest {
     PatchPointRequest {
         title: Some(Title::new(title).expect("valid")),
-        ..PatchPointRequest::default()
+        ..PatchPointRequest::EMPTY
     }
 }
 
@@ -182,7 +182,7 @@ async fn a_patch_that_changes_nothing_keeps_version_and_lwt() {
             PatchPointRequest {
                 code: Some(code("ABCDE")),
                 token_local: Some(point.token_local().clone()),
-                ..PatchPointRequest::default()
+                ..PatchPointRequest::EMPTY
             },
             None,
         )
@@ -227,7 +227,7 @@ async fn patch_to_a_taken_code_is_a_conflict() {
             b.id(),
             PatchPointRequest {
                 code: Some(code("A")),
-                ..PatchPointRequest::default()
+                ..PatchPointRequest::EMPTY
             },
             None,
         )
@@ -536,7 +536,7 @@ impl IntegrationPointRepository for RacingRepository {
             let current = self.inner.get(point.id()).expect("point exists");
             let theirs = PatchPointRequest {
                 comment: Some(Comment::new("theirs").expect("valid")),
-                ..PatchPointRequest::default()
+                ..PatchPointRequest::EMPTY
             };
             let changed = current
                 .patched(&theirs, current.updated_at())

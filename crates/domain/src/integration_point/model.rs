@@ -199,22 +199,40 @@ impl IntegrationPoint {
         patch: &PatchPointRequest,
         now: Timestamp,
     ) -> Result<Option<Self>, PatchRejected> {
+        // Spelled out without `..`: a field added to the patch that is not
+        // applied here does not compile.
+        let PatchPointRequest {
+            id,
+            token_local,
+            created_at,
+            updated_at,
+            code,
+            kind,
+            token_remote,
+            token_remote2,
+            url,
+            recv_svcscriptcode,
+            recv_svcscriptcode_ws,
+            send_svcscriptcode,
+            send_svcscriptcode_ws,
+            title,
+            comment,
+            allow_files_api,
+            issync,
+        } = patch;
         let read_only_values_kept = [
-            (Field::Id, patch.id.is_none_or(|id| id == self.id)),
+            (Field::Id, id.is_none_or(|id| id == self.id)),
             (
                 Field::TokenLocal,
-                patch
-                    .token_local
-                    .as_ref()
-                    .is_none_or(|t| *t == self.token_local),
+                token_local.as_ref().is_none_or(|t| *t == self.token_local),
             ),
             (
                 Field::ExtCt,
-                patch.created_at.is_none_or(|t| t == self.created_at),
+                created_at.is_none_or(|t| t == self.created_at),
             ),
             (
                 Field::ExtLwt,
-                patch.updated_at.is_none_or(|t| t == self.updated_at),
+                updated_at.is_none_or(|t| t == self.updated_at),
             ),
         ];
         if let Some((field, _)) = read_only_values_kept.iter().find(|(_, kept)| !kept) {
@@ -222,21 +240,37 @@ impl IntegrationPoint {
         }
 
         let mut attributes = self.attributes.clone();
-        let a = &mut attributes;
-        let p = patch;
-        set(&mut a.code, &p.code);
-        set(&mut a.kind, &p.kind);
-        set(&mut a.token_remote, &p.token_remote);
-        set(&mut a.token_remote2, &p.token_remote2);
-        set(&mut a.url, &p.url);
-        set(&mut a.recv_svcscriptcode, &p.recv_svcscriptcode);
-        set(&mut a.recv_svcscriptcode_ws, &p.recv_svcscriptcode_ws);
-        set(&mut a.send_svcscriptcode, &p.send_svcscriptcode);
-        set(&mut a.send_svcscriptcode_ws, &p.send_svcscriptcode_ws);
-        set(&mut a.opts.title, &p.title);
-        set(&mut a.opts.comment, &p.comment);
-        set(&mut a.opts.allow_files_api, &p.allow_files_api);
-        set(&mut a.opts.issync, &p.issync);
+        let Attributes {
+            code: a_code,
+            kind: a_kind,
+            token_remote: a_token_remote,
+            token_remote2: a_token_remote2,
+            url: a_url,
+            recv_svcscriptcode: a_recv_svcscriptcode,
+            recv_svcscriptcode_ws: a_recv_svcscriptcode_ws,
+            send_svcscriptcode: a_send_svcscriptcode,
+            send_svcscriptcode_ws: a_send_svcscriptcode_ws,
+            opts:
+                Opts {
+                    title: a_title,
+                    comment: a_comment,
+                    allow_files_api: a_allow_files_api,
+                    issync: a_issync,
+                },
+        } = &mut attributes;
+        set(a_code, code);
+        set(a_kind, kind);
+        set(a_token_remote, token_remote);
+        set(a_token_remote2, token_remote2);
+        set(a_url, url);
+        set(a_recv_svcscriptcode, recv_svcscriptcode);
+        set(a_recv_svcscriptcode_ws, recv_svcscriptcode_ws);
+        set(a_send_svcscriptcode, send_svcscriptcode);
+        set(a_send_svcscriptcode_ws, send_svcscriptcode_ws);
+        set(a_title, title);
+        set(a_comment, comment);
+        set(a_allow_files_api, allow_files_api);
+        set(a_issync, issync);
 
         if attributes == self.attributes {
             return Ok(None);
@@ -319,7 +353,11 @@ impl CreatePointRequest {
 ///
 /// `id`, `token_local`, `created_at` and `updated_at` may be present so that a
 /// client can PATCH back what it read, but only with the current values.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// Deliberately not `Default`: [`IntegrationPoint::patched`] and every
+/// conversion into a patch spell each member, so a new one that any of them
+/// misses does not compile; [`PatchPointRequest::EMPTY`] is the one other place.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchPointRequest {
     /// Must equal the current id.
     pub id: Option<PointId>,
@@ -355,6 +393,29 @@ pub struct PatchPointRequest {
     pub allow_files_api: Option<bool>,
     /// New `opts.issync`.
     pub issync: Option<bool>,
+}
+
+impl PatchPointRequest {
+    /// The patch that changes nothing.
+    pub const EMPTY: Self = Self {
+        id: None,
+        token_local: None,
+        created_at: None,
+        updated_at: None,
+        code: None,
+        kind: None,
+        token_remote: None,
+        token_remote2: None,
+        url: None,
+        recv_svcscriptcode: None,
+        recv_svcscriptcode_ws: None,
+        send_svcscriptcode: None,
+        send_svcscriptcode_ws: None,
+        title: None,
+        comment: None,
+        allow_files_api: None,
+        issync: None,
+    };
 }
 
 /// What LOOKUP searches for. The text it holds is [`SearchText`], so a key
@@ -429,7 +490,7 @@ mod tests {
     #[test]
     fn an_empty_patch_changes_nothing() {
         assert_eq!(
-            point().patched(&PatchPointRequest::default(), ts(9_000)),
+            point().patched(&PatchPointRequest::EMPTY, ts(9_000)),
             Ok(None)
         );
     }
@@ -444,7 +505,7 @@ mod tests {
             updated_at: Some(current.updated_at()),
             code: Some(current.attributes().code.clone()),
             issync: Some(false),
-            ..PatchPointRequest::default()
+            ..PatchPointRequest::EMPTY
         };
         assert_eq!(current.patched(&patch, ts(9_000)), Ok(None));
     }
@@ -453,7 +514,7 @@ mod tests {
     fn a_patch_sets_only_the_fields_it_carries() {
         let patch = PatchPointRequest {
             title: Some(Title::new("x").expect("valid")),
-            ..PatchPointRequest::default()
+            ..PatchPointRequest::EMPTY
         };
         let updated = point()
             .patched(&patch, ts(9_000))
@@ -468,7 +529,7 @@ mod tests {
     fn a_change_moves_the_version_and_lwt_but_not_ct() {
         let patch = PatchPointRequest {
             issync: Some(true),
-            ..PatchPointRequest::default()
+            ..PatchPointRequest::EMPTY
         };
         let updated = point()
             .patched(&patch, ts(9_000))
@@ -483,7 +544,7 @@ mod tests {
     fn lwt_never_goes_back_when_the_clock_does() {
         let patch = PatchPointRequest {
             issync: Some(true),
-            ..PatchPointRequest::default()
+            ..PatchPointRequest::EMPTY
         };
         let updated = point()
             .patched(&patch, ts(500))
@@ -499,28 +560,28 @@ mod tests {
             (
                 PatchPointRequest {
                     id: Some(other_id),
-                    ..PatchPointRequest::default()
+                    ..PatchPointRequest::EMPTY
                 },
                 Field::Id,
             ),
             (
                 PatchPointRequest {
                     token_local: Some(TokenLocal::from_bytes([8; 16])),
-                    ..PatchPointRequest::default()
+                    ..PatchPointRequest::EMPTY
                 },
                 Field::TokenLocal,
             ),
             (
                 PatchPointRequest {
                     created_at: Some(ts(1)),
-                    ..PatchPointRequest::default()
+                    ..PatchPointRequest::EMPTY
                 },
                 Field::ExtCt,
             ),
             (
                 PatchPointRequest {
                     updated_at: Some(ts(1)),
-                    ..PatchPointRequest::default()
+                    ..PatchPointRequest::EMPTY
                 },
                 Field::ExtLwt,
             ),

@@ -222,8 +222,14 @@ impl Operator {
             | Operator::Gt
             | Operator::Gte
             | Operator::In
-            | Operator::Nin => !matches!(kind, FieldKind::Bool),
-            Operator::Like | Operator::Ilike => matches!(kind, FieldKind::Text),
+            | Operator::Nin => match kind {
+                FieldKind::Id | FieldKind::Text | FieldKind::Timestamp => true,
+                FieldKind::Bool => false,
+            },
+            Operator::Like | Operator::Ilike => match kind {
+                FieldKind::Text => true,
+                FieldKind::Id | FieldKind::Bool | FieldKind::Timestamp => false,
+            },
         }
     }
 }
@@ -235,7 +241,10 @@ pub enum Literal {
     String(String),
     /// A boolean.
     Bool(bool),
-    /// Anything else, by the name of its type (`number`, `null`, `object`, …).
+    /// A number, as written: no kind takes one yet, and a numeric kind
+    /// parses it into its own range.
+    Number(String),
+    /// Anything else, by the name of its type (`null`, `object`, …).
     Other(&'static str),
 }
 
@@ -273,18 +282,27 @@ impl Value {
             // Whatever the field's type, a NUL is named as such.
             reject_nul(s).map_err(invalid)?;
         }
-        match (field.kind(), literal) {
-            (FieldKind::Bool, Literal::Bool(b)) => Ok(Value::Bool(b)),
-            (FieldKind::Text, Literal::String(s)) => {
-                SearchText::new(s).map(Value::Text).map_err(invalid)
-            }
-            (FieldKind::Id, Literal::String(s)) => {
-                PointId::parse(&s).map(Value::Id).map_err(invalid)
-            }
-            (FieldKind::Timestamp, Literal::String(s)) => Timestamp::parse_rfc3339(&s)
-                .map(Value::Timestamp)
-                .map_err(invalid),
-            _ => Err(wrong()),
+        // By kind, then by what the client sent, without a catch-all: a new
+        // kind must say which JSON values it takes.
+        match field.kind() {
+            FieldKind::Bool => match literal {
+                Literal::Bool(b) => Ok(Value::Bool(b)),
+                Literal::String(_) | Literal::Number(_) | Literal::Other(_) => Err(wrong()),
+            },
+            FieldKind::Text => match literal {
+                Literal::String(s) => SearchText::new(s).map(Value::Text).map_err(invalid),
+                Literal::Bool(_) | Literal::Number(_) | Literal::Other(_) => Err(wrong()),
+            },
+            FieldKind::Id => match literal {
+                Literal::String(s) => PointId::parse(&s).map(Value::Id).map_err(invalid),
+                Literal::Bool(_) | Literal::Number(_) | Literal::Other(_) => Err(wrong()),
+            },
+            FieldKind::Timestamp => match literal {
+                Literal::String(s) => Timestamp::parse_rfc3339(&s)
+                    .map(Value::Timestamp)
+                    .map_err(invalid),
+                Literal::Bool(_) | Literal::Number(_) | Literal::Other(_) => Err(wrong()),
+            },
         }
     }
 }
@@ -1132,7 +1150,7 @@ mod tests {
             (Field::OptsIssync, s("true")),
             (
                 Field::Code,
-                LiteralOperand::Scalar(Literal::Other("number")),
+                LiteralOperand::Scalar(Literal::Number("5".into())),
             ),
             (Field::Code, LiteralOperand::Scalar(Literal::Other("null"))),
             (Field::Code, LiteralOperand::List(vec![])),

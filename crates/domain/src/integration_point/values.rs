@@ -7,7 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Datelike as _, TimeZone, Timelike as _, Utc};
 use uuid::Uuid;
 
-use super::fields::Field;
+use super::fields::{Field, FieldDefault};
 
 /// Why a text value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +15,12 @@ pub enum TextError {
     /// The value is required to have at least one character.
     #[error("must not be empty")]
     Empty,
+    /// The value has fewer characters than its field needs.
+    #[error("must be at least {min} characters")]
+    TooShort {
+        /// The fewest characters allowed.
+        min: usize,
+    },
     /// The value has more characters than its field allows.
     #[error("must be at most {max} characters")]
     TooLong {
@@ -80,11 +86,36 @@ pub fn reject_nul(value: &str) -> Result<(), TextError> {
     }
 }
 
-fn check_common(value: &str, max: usize) -> Result<(), TextError> {
+/// The most characters a text field of the table may have: a compile-time
+/// error for a field the table gives no bound.
+const fn max_chars(field: Field) -> usize {
+    match field.max_chars() {
+        Some(max) => max,
+        None => panic!("a text value's field needs a maximum length in the field table"),
+    }
+}
+
+/// Whether two fields have the same limits, so that one value type serves both.
+const fn same_limits(a: Field, b: Field) -> bool {
+    a.min_chars() == b.min_chars()
+        && matches!((a.max_chars(), b.max_chars()), (Some(x), Some(y)) if x == y)
+}
+
+/// The rules of the field table every text value obeys: no NUL, and a length
+/// within `min..=max` characters.
+fn check_common(value: &str, min: usize, max: usize) -> Result<(), TextError> {
     reject_nul(value)?;
     // Counting stops one past the limit: a huge value costs no more than a legal one.
-    if value.chars().take(max + 1).count() > max {
+    let count = value.chars().take(max + 1).count();
+    if count > max {
         return Err(TextError::TooLong { max });
+    }
+    if count < min {
+        return Err(if count == 0 {
+            TextError::Empty
+        } else {
+            TextError::TooShort { min }
+        });
     }
     Ok(())
 }
@@ -143,11 +174,13 @@ impl fmt::Display for PointId {
 pub struct Code(String);
 
 impl Code {
+    /// The fewest characters a code may have.
+    pub const MIN_CHARS: usize = Field::Code.min_chars();
     /// The most characters a code may have.
-    pub const MAX_CHARS: usize = 128;
+    pub const MAX_CHARS: usize = max_chars(Field::Code);
 
-    /// Accepts 1 to 128 characters with no control characters and no leading
-    /// or trailing whitespace.
+    /// Accepts [`Self::MIN_CHARS`] to [`Self::MAX_CHARS`] characters with no
+    /// control characters and no leading or trailing whitespace.
     ///
     /// # Errors
     /// The first rule the value breaks.
@@ -156,7 +189,7 @@ impl Code {
         if value.is_empty() {
             return Err(TextError::Empty);
         }
-        check_common(&value, Self::MAX_CHARS)?;
+        check_common(&value, Self::MIN_CHARS, Self::MAX_CHARS)?;
         if value.chars().any(char::is_control) {
             return Err(TextError::ContainsControl);
         }
@@ -178,7 +211,12 @@ pub struct PointType(String);
 
 impl PointType {
     /// The pattern every type matches.
-    pub const PATTERN: &'static str = "^[a-z][a-z0-9_]{0,31}$";
+    pub const PATTERN: &'static str = match Field::Type.pattern() {
+        Some(pattern) => pattern,
+        None => panic!("`type` has a pattern in the field table"),
+    };
+    /// The most characters a type may have, as the pattern says.
+    const MAX_CHARS: usize = max_chars(Field::Type);
 
     /// Accepts a lowercase ASCII letter followed by up to 31 lowercase letters,
     /// digits or underscores.
@@ -190,7 +228,7 @@ impl PointType {
         reject_nul(&value)?;
         let bytes = value.as_bytes();
         let valid = matches!(bytes.first(), Some(b'a'..=b'z'))
-            && bytes.len() <= 32
+            && bytes.len() <= Self::MAX_CHARS
             && bytes
                 .iter()
                 .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'));
@@ -208,9 +246,13 @@ impl PointType {
     }
 }
 
+/// The field table's default type.
 impl Default for PointType {
     fn default() -> Self {
-        Self("public".to_owned())
+        let FieldDefault::Text(default) = Field::Type.default_value() else {
+            unreachable!("`type` has a text default in the field table")
+        };
+        Self(default.to_owned())
     }
 }
 
@@ -221,7 +263,12 @@ pub struct TokenLocal(String);
 
 impl TokenLocal {
     /// The pattern every local token matches.
-    pub const PATTERN: &'static str = "^[0-9a-f]{32}$";
+    pub const PATTERN: &'static str = match Field::TokenLocal.pattern() {
+        Some(pattern) => pattern,
+        None => panic!("`token_local` has a pattern in the field table"),
+    };
+    /// How many hex digits a local token has, as the pattern says.
+    const DIGITS: usize = max_chars(Field::TokenLocal);
 
     /// Accepts exactly 32 lowercase hex digits.
     ///
@@ -230,7 +277,7 @@ impl TokenLocal {
     pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
         let value = value.into();
         reject_nul(&value)?;
-        let valid = value.len() == 32
+        let valid = value.len() == Self::DIGITS
             && value
                 .bytes()
                 .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
@@ -245,7 +292,7 @@ impl TokenLocal {
     /// Encodes 16 random bytes; the generator port decides where they come from.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(32);
+        let mut out = String::with_capacity(Self::DIGITS);
         for b in bytes {
             out.push(char::from(HEX[usize::from(b >> 4)]));
             out.push(char::from(HEX[usize::from(b & 0x0f)]));
@@ -302,16 +349,23 @@ impl From<PointId> for SearchText {
     }
 }
 
-/// Declares a string value whose only rules are a maximum length and no NUL.
+/// Declares a string value whose only rules are the length limits of its
+/// fields in the field table and no NUL. Every field listed must have the
+/// same limits (checked at compile time), since one type holds them all.
 macro_rules! bounded_text {
-    ($(#[$doc:meta])* $name:ident, $max:expr, debug = $debug:ident) => {
+    ($(#[$doc:meta])* $name:ident, [$first:expr $(, $more:expr)*], debug = $debug:ident) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, Default)]
         pub struct $name(String);
 
+        const _: () = assert!(
+            $first.min_chars() == 0 $(&& same_limits($first, $more))*,
+            concat!("the fields of ", stringify!($name), " must share their limits, from 0")
+        );
+
         impl $name {
             /// The most characters the value may have.
-            pub const MAX_CHARS: usize = $max;
+            pub const MAX_CHARS: usize = max_chars($first);
 
             /// Accepts any text without NUL of at most [`Self::MAX_CHARS`] characters.
             ///
@@ -319,7 +373,7 @@ macro_rules! bounded_text {
             /// [`TextError::ContainsNul`] or [`TextError::TooLong`].
             pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
                 let value = value.into();
-                check_common(&value, Self::MAX_CHARS)?;
+                check_common(&value, 0, Self::MAX_CHARS)?;
                 Ok(Self(value))
             }
 
@@ -351,25 +405,30 @@ macro_rules! bounded_text {
 bounded_text!(
     /// A secret with which the platform calls the outside system.
     TokenRemote,
-    4096,
+    [Field::TokenRemote, Field::TokenRemote2],
     debug = redacted
 );
 bounded_text!(
     /// The code of a service script that receives or sends messages.
     ScriptCode,
-    255,
+    [
+        Field::RecvSvcscriptcode,
+        Field::RecvSvcscriptcodeWs,
+        Field::SendSvcscriptcode,
+        Field::SendSvcscriptcodeWs
+    ],
     debug = plain
 );
 bounded_text!(
     /// A short human title.
     Title,
-    255,
+    [Field::OptsTitle],
     debug = plain
 );
 bounded_text!(
     /// A free-form note.
     Comment,
-    4096,
+    [Field::OptsComment],
     debug = plain
 );
 
@@ -379,7 +438,7 @@ pub struct Url(String);
 
 impl Url {
     /// The most characters a URL may have.
-    pub const MAX_CHARS: usize = 2048;
+    pub const MAX_CHARS: usize = max_chars(Field::Url);
 
     /// Accepts the empty string or an absolute `http`/`https` URL with a host.
     ///
@@ -387,7 +446,7 @@ impl Url {
     /// [`TextError::ContainsNul`], [`TextError::TooLong`] or [`TextError::NotHttpUrl`].
     pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
         let value = value.into();
-        check_common(&value, Self::MAX_CHARS)?;
+        check_common(&value, 0, Self::MAX_CHARS)?;
         if value.is_empty() || is_absolute_http_url(&value) {
             Ok(Self(value))
         } else {

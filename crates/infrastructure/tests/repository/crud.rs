@@ -103,7 +103,7 @@ async fn an_update_at_the_expected_version_is_applied_and_stored(db: TestDb) {
     let patch = PatchPointRequest {
         title: Some(Title::new("new title").expect("valid")),
         issync: Some(true),
-        ..PatchPointRequest::default()
+        ..PatchPointRequest::EMPTY
     };
     let changed = original
         .patched(&patch, ts(1_600_000_000_000))
@@ -203,7 +203,7 @@ async fn an_update_to_a_taken_code_or_token_is_a_duplicate(db: TestDb) {
     db.repository.insert(&b).await.expect("insert b");
     let patch = PatchPointRequest {
         code: Some(Code::new("A").expect("valid")),
-        ..PatchPointRequest::default()
+        ..PatchPointRequest::EMPTY
     };
     let b_as_a = b
         .patched(&patch, ts(9_000))

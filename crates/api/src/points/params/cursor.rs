@@ -80,7 +80,7 @@ fn literal(value: serde_json::Value) -> Literal {
         serde_json::Value::String(s) => Literal::String(s),
         serde_json::Value::Bool(b) => Literal::Bool(b),
         serde_json::Value::Null => Literal::Other("null"),
-        serde_json::Value::Number(_) => Literal::Other("number"),
+        serde_json::Value::Number(n) => Literal::Number(n.to_string()),
         serde_json::Value::Array(_) => Literal::Other("array"),
         serde_json::Value::Object(_) => Literal::Other("object"),
     }

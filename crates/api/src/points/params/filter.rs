@@ -228,7 +228,7 @@ fn literal(value: Value) -> Literal {
         Value::String(s) => Literal::String(s),
         Value::Bool(b) => Literal::Bool(b),
         Value::Null => Literal::Other("null"),
-        Value::Number(_) => Literal::Other("number"),
+        Value::Number(n) => Literal::Number(n.to_string()),
         Value::Array(_) => Literal::Other("array"),
         Value::Object(_) => Literal::Other("object"),
     }
