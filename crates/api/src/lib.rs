@@ -9,6 +9,12 @@
 //! Beside the API it serves what operators need: health probes at
 //! `/health/live` and `/health/ready`, Prometheus metrics at `/metrics`, an
 //! `X-Request-Id` on every response, and one log span per request.
+//!
+//! Three rooms: `http`, the generic HTTP edge, which knows no resource;
+//! `auth`, API keys and the guard; `points`, the resource. `auth` and
+//! `points` build on `http` and never on each other (a test checks it); this
+//! file is the composition that plugs the resource into the rest: its routes,
+//! its scope rule, its open paths and its methods.
 
 mod auth;
 mod http;
@@ -20,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use domain::change_feed::ChangeFeedService;
+use domain::change_feed::{ChangeFeedService, ChangesRequest};
 use domain::health::HealthCheck;
 use domain::integration_point::{DEFAULT_EXACT_COUNT_MAX, IntegrationPointService};
 use poem::endpoint::BoxEndpoint;
@@ -29,7 +35,7 @@ use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Request, Response, Route, get};
 use poem_openapi::{OpenApi, OpenApiService};
 
-use crate::auth::Authenticate;
+use crate::auth::guard::{Authenticate, OpenPaths, ScopeRule};
 use crate::auth::guarded::Guarded;
 use crate::http::compression::Compression;
 use crate::http::cors::Cors;
@@ -38,9 +44,10 @@ use crate::http::limits::Limits;
 use crate::http::metrics::{FeedMetrics, HttpMetrics, Metrics, MetricsEndpoint};
 use crate::http::middleware::{ErrorShape, RequestLog};
 use crate::http::payload::BodyLimit;
-use crate::http::routes::{AllowTable, PointsRoutes, RouteTemplates};
-use crate::points::changes::ChangesApi;
-use crate::points::{COLLECTION_PATH, PointsApi};
+use crate::http::routes::{AllowTable, RouteTemplates};
+use crate::points::changes::{CHANGES_PATH, ChangesApi};
+use crate::points::routes::{PointsRoutes, lookup_method};
+use crate::points::{COLLECTION_PATH, LOOKUP_ALIAS, PointsApi};
 
 pub use crate::auth::{Access, ApiKey, KeyDigest, KeyError, KeyRing, Scope};
 pub use crate::http::cors::{CorsOriginError, CorsOrigins};
@@ -76,15 +83,15 @@ impl ApiConfig {
     /// The default of [`ApiConfig::max_limit`].
     pub const DEFAULT_MAX_LIMIT: u64 = 1000;
     /// The default of [`ApiConfig::body_limit`]: 64 KiB.
-    pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+    pub const DEFAULT_BODY_LIMIT: usize = http::payload::DEFAULT_BODY_LIMIT;
     /// The default of [`ApiConfig::query_limit`]: 60 KiB, room for a
     /// `filter` whose `in` lists 1000 ids or tokens, percent-encoded (about
     /// 45 bytes each).
-    pub const DEFAULT_QUERY_LIMIT: usize = Self::MAX_QUERY_LIMIT;
+    pub const DEFAULT_QUERY_LIMIT: usize = http::limits::DEFAULT_QUERY_LIMIT;
     /// The largest useful [`ApiConfig::query_limit`]: hyper itself refuses a
     /// request target over 64 KiB (with a bare 414, before the service sees
     /// the request), so a limit must leave room below that for the path.
-    pub const MAX_QUERY_LIMIT: usize = 60 * 1024;
+    pub const MAX_QUERY_LIMIT: usize = http::limits::MAX_QUERY_LIMIT;
     /// The default of [`ApiConfig::request_timeout`].
     pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     /// The default of [`ApiConfig::header_read_timeout`].
@@ -134,11 +141,63 @@ impl Endpoint for StaticBody {
     }
 }
 
-/// The documentation's paths (`/docs/` is Swagger UI's own page).
-const DOCS_ROUTES: [&str; 3] = ["/openapi.json", "/docs", "/docs/"];
+/// The OpenAPI document's path.
+const SPEC_PATH: &str = "/openapi.json";
+/// Swagger UI's page; `/docs/` serves it too.
+const DOCS_PATH: &str = "/docs";
+/// Swagger UI's page with a trailing slash, under which its assets would lie.
+const DOCS_DIR: &str = "/docs/";
+/// The liveness probe.
+const LIVE_PATH: &str = "/health/live";
+/// The readiness probe.
+const READY_PATH: &str = "/health/ready";
+/// The Prometheus metrics.
+const METRICS_PATH: &str = "/metrics";
+
+/// The documentation's paths.
+const DOCS_ROUTES: [&str; 3] = [SPEC_PATH, DOCS_PATH, DOCS_DIR];
 
 /// The operators' paths, all served to `GET` (and so `HEAD`) only.
-const OPERATIONS_ROUTES: [&str; 3] = ["/health/live", "/health/ready", "/metrics"];
+const OPERATIONS_ROUTES: [&str; 3] = [LIVE_PATH, READY_PATH, METRICS_PATH];
+
+/// Paths served without a key, whatever the configuration (contract §6):
+/// the documentation and the operators' paths.
+fn open_paths() -> OpenPaths {
+    OpenPaths::new(DOCS_ROUTES.into_iter().chain(OPERATIONS_ROUTES))
+}
+
+/// The methods the API serves, which a browser page may send (CORS).
+fn served_methods() -> [Method; 6] {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PATCH,
+        Method::DELETE,
+        lookup_method(),
+    ]
+}
+
+/// The scope each request to the points needs: reading is `GET`, `HEAD`,
+/// `LOOKUP` and its alias `POST …/lookup`; writing is every other `POST`,
+/// `PUT`, `PATCH` and `DELETE`.
+struct PointsScopes;
+
+impl ScopeRule for PointsScopes {
+    fn required_scope(method: &Method, path: &str) -> Option<Scope> {
+        let is_lookup_alias = path
+            .strip_prefix(COLLECTION_PATH)
+            .is_some_and(|rest| rest == LOOKUP_ALIAS);
+        let reads = *method == Method::GET || *method == Method::HEAD || *method == lookup_method();
+        if reads || (*method == Method::POST && is_lookup_alias) {
+            Some(Scope::Read)
+        } else if [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method) {
+            Some(Scope::Write)
+        } else {
+            None
+        }
+    }
+}
 
 /// The whole HTTP application over `service` and `feed`: the operations
 /// under `/rest/v1/service/integration_points` (`LOOKUP` and the change feed
@@ -176,24 +235,55 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
     let api = document(routes);
     let (spec, swagger_ui) = finished_documents(&api);
     Route::new()
-        .at("/openapi.json", get(spec))
-        .at("/docs", get(swagger_ui.clone()))
-        .at("/docs/", get(swagger_ui))
-        .at("/health/live", get(Live))
-        .at("/health/ready", get(Ready::new(health)))
-        .at("/metrics", get(MetricsEndpoint::new(Arc::clone(&metrics))))
+        .at(SPEC_PATH, get(spec))
+        .at(DOCS_PATH, get(swagger_ui.clone()))
+        .at(DOCS_DIR, get(swagger_ui))
+        .at(LIVE_PATH, get(Live))
+        .at(READY_PATH, get(Ready::new(health)))
+        .at(
+            METRICS_PATH,
+            get(MetricsEndpoint::new(Arc::clone(&metrics))),
+        )
         .nest_no_strip(COLLECTION_PATH, api)
         .data(BodyLimit(config.body_limit))
         .with(CatchPanic::new().with_handler(crate::http::middleware::panic_response))
-        .with(Authenticate::new(config.access))
-        .with(Limits::new(config.query_limit, config.request_timeout))
+        .with(Authenticate::<PointsScopes>::new(
+            config.access,
+            open_paths(),
+        ))
+        .with(
+            Limits::new(config.query_limit, config.request_timeout)
+                // A long poll of the change feed may wait this long before it
+                // starts answering.
+                .with_extra_time(CHANGES_PATH, ChangesRequest::MAX_WAIT),
+        )
         .with(ErrorShape::new(allow))
         // Outside authentication: a preflight carries no key (contract §10).
-        .with(Cors::new(config.cors))
+        .with(Cors::new(config.cors, served_methods()))
         .with(Compression)
         .with(HttpMetrics::new(metrics))
         .with(RequestLog::new(templates))
         .boxed()
+}
+
+impl HttpServer {
+    /// Binds `address` (`host:port`; port 0 picks a free port) and prepares
+    /// [`app`] over `service` and `feed`, with probes and metrics that ask
+    /// `health`.
+    ///
+    /// # Errors
+    /// When the address cannot be resolved or bound.
+    pub async fn bind<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
+        address: &str,
+        service: S,
+        feed: F,
+        health: H,
+        config: ApiConfig,
+    ) -> std::io::Result<Self> {
+        let header_read_timeout = config.header_read_timeout;
+        let endpoint = app(service, feed, health, config);
+        Self::bind_endpoint(address, endpoint, header_read_timeout).await
+    }
 }
 
 /// The OpenAPI document of [`app`], as JSON.
@@ -226,9 +316,9 @@ fn finished_documents<T: OpenApi>(api: &OpenApiService<T, ()>) -> (StaticBody, S
 
 fn document<S: IntegrationPointService, F: ChangeFeedService>(
     routes: PointsRoutes<S, F>,
-) -> OpenApiService<Guarded<PointsRoutes<S, F>>, ()> {
+) -> OpenApiService<Guarded<PointsRoutes<S, F>, PointsScopes>, ()> {
     OpenApiService::new(
-        Guarded(routes),
+        Guarded::new(routes),
         "Integration points",
         env!("CARGO_PKG_VERSION"),
     )
@@ -241,4 +331,119 @@ fn document<S: IntegrationPointService, F: ChangeFeedService>(
          that \"Try it out\" is filled with can be run in order on an empty database: \
          create, list, get, patch, lookup, rotate_token, delete.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn reads_need_read_and_writes_need_write() {
+        let item = format!("{COLLECTION_PATH}/b4680fbe-016c-d86f-1d6b-50e54938780c");
+        let cases = [
+            (Method::GET, COLLECTION_PATH.to_owned(), Some(Scope::Read)),
+            (Method::HEAD, item.clone(), Some(Scope::Read)),
+            (
+                lookup_method(),
+                COLLECTION_PATH.to_owned(),
+                Some(Scope::Read),
+            ),
+            (
+                Method::POST,
+                format!("{COLLECTION_PATH}{LOOKUP_ALIAS}"),
+                Some(Scope::Read),
+            ),
+            (Method::POST, COLLECTION_PATH.to_owned(), Some(Scope::Write)),
+            (Method::PATCH, item.clone(), Some(Scope::Write)),
+            (Method::DELETE, item.clone(), Some(Scope::Write)),
+            (
+                Method::POST,
+                format!("{item}/rotate_token"),
+                Some(Scope::Write),
+            ),
+            (Method::OPTIONS, item, None),
+        ];
+        for (method, path, scope) in cases {
+            assert_eq!(
+                PointsScopes::required_scope(&method, &path),
+                scope,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn probes_metrics_and_documentation_are_open() {
+        let open = open_paths();
+        for path in [
+            "/health/live",
+            "/health/ready",
+            "/metrics",
+            "/openapi.json",
+            "/docs",
+            "/docs/",
+            "/docs/index.css",
+        ] {
+            assert!(open.contains(path), "{path}");
+        }
+        for path in [COLLECTION_PATH, "/docsx", "/health", "/metrics/x", "/"] {
+            assert!(!open.contains(path), "{path}");
+        }
+    }
+
+    /// The rooms each room may import from: `http` knows no resource and no
+    /// access control; `auth` and `points` build on `http` and never on each
+    /// other; only the crate root (the composition) sees them all.
+    const ROOMS: [(&str, &[&str]); 3] = [
+        ("http", &["http"]),
+        ("auth", &["auth", "http"]),
+        ("points", &["points", "http"]),
+    ];
+
+    /// The first path segment after each `crate::` on the lines of `text`
+    /// that are code, not comments.
+    fn crate_paths(text: &str) -> Vec<String> {
+        text.lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .flat_map(|line| line.split("crate::").skip(1))
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        let entries = std::fs::read_dir(dir).expect("a source directory");
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn each_room_imports_only_the_rooms_below_it() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut violations = Vec::new();
+        for (room, allowed) in ROOMS {
+            let mut files = vec![src.join(format!("{room}.rs"))];
+            sources(&src.join(room), &mut files);
+            for file in files {
+                let text = std::fs::read_to_string(&file).expect("a readable source");
+                for target in crate_paths(&text) {
+                    if !allowed.contains(&target.as_str()) {
+                        violations.push(format!("{} uses crate::{target}", file.display()));
+                    }
+                }
+            }
+        }
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
 }

@@ -12,6 +12,7 @@ pub(crate) mod etag;
 pub(crate) mod params;
 pub(crate) mod render;
 pub(crate) mod responses;
+pub(crate) mod routes;
 pub mod transfer;
 
 use domain::integration_point::{

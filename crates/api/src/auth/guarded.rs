@@ -15,9 +15,12 @@ use poem_openapi::OpenApi;
 use poem_openapi::registry::{MetaApi, MetaHeader, MetaParamIn, MetaSecurityScheme, Registry};
 use poem_openapi::types::Type;
 
-use crate::ApiConfig;
-use crate::auth::{Scope, required_scope};
+use std::marker::PhantomData;
+
+use super::Scope;
+use super::guard::ScopeRule;
 use crate::http::error::{ApiError, ErrorBody, ErrorStatus};
+use crate::http::limits::DEFAULT_QUERY_LIMIT;
 
 /// The name of the bearer scheme in the document.
 const BEARER_SCHEME: &str = "apiKey";
@@ -41,33 +44,41 @@ fn guard_errors(scope: Scope) -> [ErrorStatus; 3] {
             Scope::Read => ErrorStatus::new(
                 403,
                 "The API key lacks the scope the operation needs.",
-                || ApiError::Forbidden(Scope::Read),
+                || ApiError::Forbidden(Scope::Read.name()),
             ),
             Scope::Write => ErrorStatus::new(
                 403,
                 "The API key lacks the scope the operation needs.",
-                || ApiError::Forbidden(Scope::Write),
+                || ApiError::Forbidden(Scope::Write.name()),
             ),
         },
         ErrorStatus::new(
             414,
             "The query string exceeds the configured limit.",
             || ApiError::QueryTooLong {
-                limit: ApiConfig::DEFAULT_QUERY_LIMIT,
+                limit: DEFAULT_QUERY_LIMIT,
             },
         ),
     ]
 }
 
-/// An API documented with its guards; it routes exactly as the API it wraps.
-pub(crate) struct Guarded<T>(pub(crate) T);
+/// An API documented with its guards, whose scopes `R` decides; it routes
+/// exactly as the API it wraps.
+pub(crate) struct Guarded<T, R>(T, PhantomData<fn() -> R>);
 
-impl<T: OpenApi> OpenApi for Guarded<T> {
+impl<T, R> Guarded<T, R> {
+    /// Documents `api` with its guards.
+    pub(crate) fn new(api: T) -> Self {
+        Self(api, PhantomData)
+    }
+}
+
+impl<T: OpenApi, R: ScopeRule> OpenApi for Guarded<T, R> {
     fn meta() -> Vec<MetaApi> {
         let mut apis = T::meta();
         for path in apis.iter_mut().flat_map(|api| &mut api.paths) {
             for operation in &mut path.operations {
-                let scope = required_scope(&operation.method, &path.path).unwrap_or(Scope::Read);
+                let scope = R::required_scope(&operation.method, &path.path).unwrap_or(Scope::Read);
                 operation.security = vec![HashMap::from([(BEARER_SCHEME, vec![])])];
                 let responses = &mut operation.responses.responses;
                 responses.extend(guard_errors(scope).map(|guard| {

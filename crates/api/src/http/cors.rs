@@ -17,19 +17,6 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem::error::ResponseError as _;
 
 use crate::http::error::ApiError;
-use crate::http::routes::lookup_method;
-
-/// The methods a page may send: every one the API serves, `LOOKUP` included.
-fn allowed_methods() -> [Method; 6] {
-    [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PATCH,
-        Method::DELETE,
-        lookup_method(),
-    ]
-}
 
 /// The request headers a page may set.
 pub(crate) const ALLOWED_HEADERS: [&str; 5] = [
@@ -150,13 +137,16 @@ fn is_origin(value: &str) -> bool {
 /// Adds CORS to the endpoint it wraps, for the configured origins.
 pub(crate) struct Cors {
     origins: Arc<CorsOrigins>,
+    methods: Vec<Method>,
 }
 
 impl Cors {
-    /// CORS for `origins`; with [`CorsOrigins::None`] it changes nothing.
-    pub(crate) fn new(origins: CorsOrigins) -> Self {
+    /// CORS for `origins`, which may send `methods` (every one the API
+    /// serves); with [`CorsOrigins::None`] it changes nothing.
+    pub(crate) fn new(origins: CorsOrigins, methods: impl IntoIterator<Item = Method>) -> Self {
         Self {
             origins: Arc::new(origins),
+            methods: methods.into_iter().collect(),
         }
     }
 }
@@ -172,7 +162,7 @@ impl<E: Endpoint> Middleware<E> for Cors {
             // so it may allow them all; it then echoes the request's origin.
             CorsOrigins::Any | CorsOrigins::Listed(_) => Some(
                 PoemCors::new()
-                    .allow_methods(allowed_methods())
+                    .allow_methods(self.methods.clone())
                     .allow_headers(ALLOWED_HEADERS)
                     .expose_headers(EXPOSED_HEADERS)
                     .transform(Arc::clone(&inner)),

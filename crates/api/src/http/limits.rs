@@ -8,15 +8,22 @@
 //! `payload` module); slow request heads are cut at the connection (the
 //! `head_timeout` module).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use domain::integration_point::reject_nul;
 use poem::{Endpoint, Middleware, Request};
 
-use domain::change_feed::ChangesRequest;
-
 use crate::http::error::ApiError;
-use crate::points::changes::CHANGES_PATH;
+
+/// The largest useful query limit: hyper itself refuses a request target over
+/// 64 KiB (with a bare 414, before the service sees the request), so a limit
+/// must leave room below that for the path.
+pub(crate) const MAX_QUERY_LIMIT: usize = 60 * 1024;
+
+/// The default query limit: 60 KiB, room for a `filter` whose `in` lists 1000
+/// ids or tokens, percent-encoded (about 45 bytes each).
+pub(crate) const DEFAULT_QUERY_LIMIT: usize = MAX_QUERY_LIMIT;
 
 /// Rejects query strings longer than a limit (414) and query parameters
 /// holding NUL (400, naming the parameter), and stops requests that take
@@ -30,6 +37,7 @@ use crate::points::changes::CHANGES_PATH;
 pub(crate) struct Limits {
     query_limit: usize,
     timeout: Duration,
+    extra_time: Arc<Vec<(&'static str, Duration)>>,
 }
 
 impl Limits {
@@ -39,7 +47,16 @@ impl Limits {
         Self {
             query_limit,
             timeout,
+            extra_time: Arc::default(),
         }
+    }
+
+    /// Gives requests to `path` `extra` time beyond the timeout: a long poll
+    /// may wait that long before it starts answering (an event stream answers
+    /// at once and streams on outside the timeout).
+    pub(crate) fn with_extra_time(mut self, path: &'static str, extra: Duration) -> Self {
+        Arc::make_mut(&mut self.extra_time).push((path, extra));
+        self
     }
 }
 
@@ -51,6 +68,7 @@ impl<E: Endpoint> Middleware<E> for Limits {
             inner,
             query_limit: self.query_limit,
             timeout: self.timeout,
+            extra_time: Arc::clone(&self.extra_time),
         }
     }
 }
@@ -60,6 +78,7 @@ pub(crate) struct LimitsEndpoint<E> {
     inner: E,
     query_limit: usize,
     timeout: Duration,
+    extra_time: Arc<Vec<(&'static str, Duration)>>,
 }
 
 impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
@@ -74,14 +93,12 @@ impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
             .into());
         }
         nul_free_query(&request)?;
-        // A long poll of the change feed may wait up to its own limit before
-        // it starts answering; an event stream answers at once and streams on
-        // outside this timeout.
-        let timeout = if request.uri().path() == CHANGES_PATH {
-            self.timeout + ChangesRequest::MAX_WAIT
-        } else {
-            self.timeout
-        };
+        let extra = self
+            .extra_time
+            .iter()
+            .find(|(path, _)| *path == request.uri().path())
+            .map_or(Duration::ZERO, |(_, extra)| *extra);
+        let timeout = self.timeout + extra;
         match tokio::time::timeout(timeout, self.inner.call(request)).await {
             Ok(result) => result,
             Err(_) => {

@@ -29,6 +29,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use self::strict::Strict;
 use crate::http::error::{ApiError, JSON_CONTENT_TYPE};
 
+/// The default body limit: 64 KiB.
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
 /// The most bytes a request body may have; put in the request data by `app`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BodyLimit(pub usize);
@@ -74,7 +77,7 @@ impl<T: DeserializeOwned + Send, S: Type> ParsePayload for JsonBody<T, S> {
         let limit = request
             .data::<BodyLimit>()
             .copied()
-            .unwrap_or(BodyLimit(crate::ApiConfig::DEFAULT_BODY_LIMIT))
+            .unwrap_or(BodyLimit(DEFAULT_BODY_LIMIT))
             .0;
         let bytes = body
             .take()?

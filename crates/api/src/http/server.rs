@@ -1,21 +1,18 @@
-//! The HTTP server: binds a listener and serves the API, so the composition
-//! root never touches the web framework.
+//! The HTTP server: binds a listener and serves an endpoint, so the binary
+//! never touches the web framework. The crate root gives it the API
+//! ([`HttpServer::bind`]).
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use domain::change_feed::ChangeFeedService;
-use domain::health::HealthCheck;
-use domain::integration_point::IntegrationPointService;
 use poem::endpoint::BoxEndpoint;
 use poem::listener::TcpAcceptor;
 use poem::{EndpointExt as _, Server};
 
 use crate::http::drain::{Drain, DrainState};
 use crate::http::head_timeout::HeadTimeout;
-use crate::{ApiConfig, app};
 
 /// A bound listener with the API behind it.
 pub struct HttpServer {
@@ -26,28 +23,24 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Binds `address` (`host:port`; port 0 picks a free port) and prepares the
-    /// API over `service` and `feed`, with probes and metrics that ask `health`.
+    /// Binds `address` (`host:port`; port 0 picks a free port) to serve
+    /// `endpoint`, closing connections whose request head takes longer than
+    /// `header_read_timeout`.
     ///
     /// # Errors
     /// When the address cannot be resolved or bound.
-    pub async fn bind<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
+    pub(crate) async fn bind_endpoint(
         address: &str,
-        service: S,
-        feed: F,
-        health: H,
-        config: ApiConfig,
+        endpoint: BoxEndpoint<'static>,
+        header_read_timeout: Duration,
     ) -> io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(address).await?;
         let local_addr = listener.local_addr()?;
         let drain = DrainState::default();
-        let header_read_timeout = config.header_read_timeout;
         Ok(Self {
             acceptor: HeadTimeout::new(TcpAcceptor::from_tokio(listener)?, header_read_timeout),
             local_addr,
-            endpoint: app(service, feed, health, config)
-                .with(Drain(drain.clone()))
-                .boxed(),
+            endpoint: endpoint.with(Drain(drain.clone())).boxed(),
             drain,
         })
     }

@@ -12,9 +12,8 @@ use super::dto::{
     CreateIntegrationPointBody, IntegrationPointBody, LookupBody, PatchIntegrationPointBody,
 };
 use super::point_id;
-use crate::ApiConfig;
 use crate::http::error::{ApiError, ErrorStatus, Operation};
-use crate::http::payload::{JsonBytes, parse};
+use crate::http::payload::{DEFAULT_BODY_LIMIT, JsonBytes, parse};
 use crate::points::params::FilterParam;
 
 /// One point, serialised by `render`.
@@ -149,7 +148,7 @@ const PRECONDITION_FAILED: ErrorStatus = ErrorStatus::new(
 const TOO_LARGE: ErrorStatus =
     ErrorStatus::new(413, "The body exceeds the configured limit.", || {
         ApiError::PayloadTooLarge {
-            limit: ApiConfig::DEFAULT_BODY_LIMIT,
+            limit: DEFAULT_BODY_LIMIT,
         }
     });
 const NOT_JSON: ErrorStatus = ErrorStatus::new(
