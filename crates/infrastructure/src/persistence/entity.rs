@@ -62,25 +62,46 @@ pub struct Model {
 impl fmt::Debug for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const REDACTED: &str = "<redacted>";
+        // Without `..`: a new column must be shown or redacted here.
+        let Self {
+            id,
+            code,
+            r#type,
+            token_local: _,
+            token_remote: _,
+            token_remote2: _,
+            url,
+            recv_svcscriptcode,
+            recv_svcscriptcode_ws,
+            send_svcscriptcode,
+            send_svcscriptcode_ws,
+            opts_title,
+            opts_comment,
+            opts_allow_files_api,
+            opts_issync,
+            ct,
+            lwt,
+            version,
+        } = self;
         f.debug_struct("Model")
-            .field("id", &self.id)
-            .field("code", &self.code)
-            .field("type", &self.r#type)
+            .field("id", id)
+            .field("code", code)
+            .field("type", r#type)
             .field("token_local", &REDACTED)
             .field("token_remote", &REDACTED)
             .field("token_remote2", &REDACTED)
-            .field("url", &self.url)
-            .field("recv_svcscriptcode", &self.recv_svcscriptcode)
-            .field("recv_svcscriptcode_ws", &self.recv_svcscriptcode_ws)
-            .field("send_svcscriptcode", &self.send_svcscriptcode)
-            .field("send_svcscriptcode_ws", &self.send_svcscriptcode_ws)
-            .field("opts_title", &self.opts_title)
-            .field("opts_comment", &self.opts_comment)
-            .field("opts_allow_files_api", &self.opts_allow_files_api)
-            .field("opts_issync", &self.opts_issync)
-            .field("ct", &self.ct)
-            .field("lwt", &self.lwt)
-            .field("version", &self.version)
+            .field("url", url)
+            .field("recv_svcscriptcode", recv_svcscriptcode)
+            .field("recv_svcscriptcode_ws", recv_svcscriptcode_ws)
+            .field("send_svcscriptcode", send_svcscriptcode)
+            .field("send_svcscriptcode_ws", send_svcscriptcode_ws)
+            .field("opts_title", opts_title)
+            .field("opts_comment", opts_comment)
+            .field("opts_allow_files_api", opts_allow_files_api)
+            .field("opts_issync", opts_issync)
+            .field("ct", ct)
+            .field("lwt", lwt)
+            .field("version", version)
             .finish()
     }
 }

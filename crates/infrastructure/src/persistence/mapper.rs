@@ -37,37 +37,58 @@ impl TryFrom<entity::Model> for IntegrationPoint {
     type Error = StoreError;
 
     fn try_from(row: entity::Model) -> Result<Self, Self::Error> {
-        let id = row.id;
+        // Every column by name, without `..`: a column added to the entity
+        // and not read here does not compile.
+        let entity::Model {
+            id,
+            code,
+            r#type,
+            token_local,
+            token_remote,
+            token_remote2,
+            url,
+            recv_svcscriptcode,
+            recv_svcscriptcode_ws,
+            send_svcscriptcode,
+            send_svcscriptcode_ws,
+            opts_title,
+            opts_comment,
+            opts_allow_files_api,
+            opts_issync,
+            ct,
+            lwt,
+            version,
+        } = row;
         let attributes = Attributes {
-            code: Code::new(row.code).map_err(invalid(id, Field::Code))?,
-            kind: PointType::new(row.r#type).map_err(invalid(id, Field::Type))?,
-            token_remote: TokenRemote::new(row.token_remote)
+            code: Code::new(code).map_err(invalid(id, Field::Code))?,
+            kind: PointType::new(r#type).map_err(invalid(id, Field::Type))?,
+            token_remote: TokenRemote::new(token_remote)
                 .map_err(invalid(id, Field::TokenRemote))?,
-            token_remote2: TokenRemote::new(row.token_remote2)
+            token_remote2: TokenRemote::new(token_remote2)
                 .map_err(invalid(id, Field::TokenRemote2))?,
-            url: Url::new(row.url).map_err(invalid(id, Field::Url))?,
-            recv_svcscriptcode: ScriptCode::new(row.recv_svcscriptcode)
+            url: Url::new(url).map_err(invalid(id, Field::Url))?,
+            recv_svcscriptcode: ScriptCode::new(recv_svcscriptcode)
                 .map_err(invalid(id, Field::RecvSvcscriptcode))?,
-            recv_svcscriptcode_ws: ScriptCode::new(row.recv_svcscriptcode_ws)
+            recv_svcscriptcode_ws: ScriptCode::new(recv_svcscriptcode_ws)
                 .map_err(invalid(id, Field::RecvSvcscriptcodeWs))?,
-            send_svcscriptcode: ScriptCode::new(row.send_svcscriptcode)
+            send_svcscriptcode: ScriptCode::new(send_svcscriptcode)
                 .map_err(invalid(id, Field::SendSvcscriptcode))?,
-            send_svcscriptcode_ws: ScriptCode::new(row.send_svcscriptcode_ws)
+            send_svcscriptcode_ws: ScriptCode::new(send_svcscriptcode_ws)
                 .map_err(invalid(id, Field::SendSvcscriptcodeWs))?,
             opts: Opts {
-                title: Title::new(row.opts_title).map_err(invalid(id, Field::OptsTitle))?,
-                comment: Comment::new(row.opts_comment).map_err(invalid(id, Field::OptsComment))?,
-                allow_files_api: row.opts_allow_files_api,
-                issync: row.opts_issync,
+                title: Title::new(opts_title).map_err(invalid(id, Field::OptsTitle))?,
+                comment: Comment::new(opts_comment).map_err(invalid(id, Field::OptsComment))?,
+                allow_files_api: opts_allow_files_api,
+                issync: opts_issync,
             },
         };
         Ok(IntegrationPoint::new(
             PointId::from_uuid(id),
-            TokenLocal::new(row.token_local).map_err(invalid(id, Field::TokenLocal))?,
+            TokenLocal::new(token_local).map_err(invalid(id, Field::TokenLocal))?,
             attributes,
-            Timestamp::from_millis(row.ct).map_err(invalid(id, Field::ExtCt))?,
-            Timestamp::from_millis(row.lwt).map_err(invalid(id, Field::ExtLwt))?,
-            Version::new(row.version).map_err(|version| {
+            Timestamp::from_millis(ct).map_err(invalid(id, Field::ExtCt))?,
+            Timestamp::from_millis(lwt).map_err(invalid(id, Field::ExtLwt))?,
+            Version::new(version).map_err(|version| {
                 invalid_row(
                     id,
                     "version",
@@ -80,24 +101,43 @@ impl TryFrom<entity::Model> for IntegrationPoint {
 
 impl From<&IntegrationPoint> for entity::ActiveModel {
     fn from(point: &IntegrationPoint) -> Self {
-        let a = point.attributes();
+        // Every attribute by name, without `..`: one added to the domain and
+        // not stored here does not compile.
+        let Attributes {
+            code,
+            kind,
+            token_remote,
+            token_remote2,
+            url,
+            recv_svcscriptcode,
+            recv_svcscriptcode_ws,
+            send_svcscriptcode,
+            send_svcscriptcode_ws,
+            opts:
+                Opts {
+                    title,
+                    comment,
+                    allow_files_api,
+                    issync,
+                },
+        } = point.attributes();
         let text = |value: &str| Set(value.to_owned());
         Self {
             id: Set(point.id().as_uuid()),
-            code: text(a.code.as_str()),
-            r#type: text(a.kind.as_str()),
+            code: text(code.as_str()),
+            r#type: text(kind.as_str()),
             token_local: text(point.token_local().as_str()),
-            token_remote: text(a.token_remote.as_str()),
-            token_remote2: text(a.token_remote2.as_str()),
-            url: text(a.url.as_str()),
-            recv_svcscriptcode: text(a.recv_svcscriptcode.as_str()),
-            recv_svcscriptcode_ws: text(a.recv_svcscriptcode_ws.as_str()),
-            send_svcscriptcode: text(a.send_svcscriptcode.as_str()),
-            send_svcscriptcode_ws: text(a.send_svcscriptcode_ws.as_str()),
-            opts_title: text(a.opts.title.as_str()),
-            opts_comment: text(a.opts.comment.as_str()),
-            opts_allow_files_api: Set(a.opts.allow_files_api),
-            opts_issync: Set(a.opts.issync),
+            token_remote: text(token_remote.as_str()),
+            token_remote2: text(token_remote2.as_str()),
+            url: text(url.as_str()),
+            recv_svcscriptcode: text(recv_svcscriptcode.as_str()),
+            recv_svcscriptcode_ws: text(recv_svcscriptcode_ws.as_str()),
+            send_svcscriptcode: text(send_svcscriptcode.as_str()),
+            send_svcscriptcode_ws: text(send_svcscriptcode_ws.as_str()),
+            opts_title: text(title.as_str()),
+            opts_comment: text(comment.as_str()),
+            opts_allow_files_api: Set(*allow_files_api),
+            opts_issync: Set(*issync),
             ct: Set(point.created_at().as_millis()),
             lwt: Set(point.updated_at().as_millis()),
             version: Set(point.version().get()),

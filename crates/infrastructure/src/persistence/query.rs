@@ -423,6 +423,35 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn every_column_but_the_version_stores_exactly_one_field_of_its_kind() {
+        use domain::integration_point::FieldKind;
+        use sea_orm::{ColumnTrait, ColumnType, Iterable};
+
+        let name = |column: Column| sea_orm::IdenStatic::as_str(&column).to_owned();
+        let mut stored: Vec<String> = Field::ALL.into_iter().map(|f| name(column(f))).collect();
+        stored.push(name(Column::Version));
+        let all: Vec<String> = Column::iter().map(name).collect();
+        assert_eq!(
+            stored.len(),
+            all.len(),
+            "one column per field, and the version"
+        );
+        for column in &all {
+            assert!(stored.contains(column), "{column} stores no field");
+        }
+        for field in Field::ALL {
+            let column_type = column(field).def().get_column_type().clone();
+            let fits = match field.kind() {
+                FieldKind::Id => matches!(column_type, ColumnType::Uuid),
+                FieldKind::Text => matches!(column_type, ColumnType::String(_) | ColumnType::Text),
+                FieldKind::Bool => matches!(column_type, ColumnType::Boolean),
+                FieldKind::Timestamp => matches!(column_type, ColumnType::BigInteger),
+            };
+            assert!(fits, "{}: {column_type:?}", field.path());
+        }
+    }
+
     fn text(field: Field, op: Operator, operand: &str) -> Filter {
         let operand = LiteralOperand::Scalar(Literal::String(operand.to_owned()));
         Filter::Condition(Condition::new(field, op, operand).expect("valid condition"))
