@@ -416,7 +416,7 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         // Before the page: every change up to it is committed, so reflected
         // in the page; any change after it is newer than the head read.
         let revision = self.changes.head().await?;
-        let rows = query::page(query)
+        let rows = query::page(query, self.pool.backend())
             .all(&self.reads(query))
             .await
             .map_err(|e| store_error("list integration points", &e))?;
