@@ -1,6 +1,7 @@
-//! What the OpenAPI document says beyond what poem-openapi derives: examples
-//! that a person can run in Swagger UI, in order, on an empty database, and
-//! the `LOOKUP` method, which OpenAPI 3.0 cannot describe.
+//! What the OpenAPI document says beyond what poem-openapi derives: each
+//! field's description and constraints from the field table, examples that a
+//! person can run in Swagger UI, in order, on an empty database, and the
+//! `LOOKUP` method, which OpenAPI 3.0 cannot describe.
 //!
 //! Swagger UI fills "Try it out" with each operation's examples, so these
 //! are chosen to work one after the other: create → list → get → patch →
@@ -11,9 +12,11 @@
 //! Running create twice in a row is a 409, as for any client repeating a
 //! `code`.
 
-use serde_json::{Value, json};
+use domain::integration_point::{Field, FieldDefault, FieldKind, Group};
+use serde_json::{Map, Value, json};
 
 use crate::points::COLLECTION_PATH;
+use crate::points::dto::LOOKUP_FIELDS;
 
 /// The id of the point the examples create, then read, change and delete.
 pub(crate) const EXAMPLE_ID: &str = "0193a0b4-7c1e-7a3b-9c1d-5e6f7a8b9c0d";
@@ -91,9 +94,150 @@ pub(crate) fn finish(spec: &str) -> String {
         tracing::error!("the OpenAPI document is not JSON; serving it without examples");
         return spec.to_owned();
     };
+    add_field_schemas(&mut document);
     add_examples(&mut document);
     add_lookup_method(&mut document);
     serde_json::to_string_pretty(&document).unwrap_or_else(|_| spec.to_owned())
+}
+
+/// Which fields a schema's properties document, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Members {
+    /// The fields outside any group, under their keys.
+    Ungrouped,
+    /// The members of a group, under their bare keys.
+    Group(Group),
+    /// Every grouped field under its dotted path (`flat=true`).
+    Flat,
+    /// The keys of a lookup object: searched for, not stored, so a value
+    /// outside the field's rules matches nothing rather than being invalid.
+    LookupKeys,
+}
+
+/// The schemas whose properties are fields, and whether a value the field's
+/// rules reject is a 400 (`validated`) and so carries its constraints.
+pub(crate) const FIELD_SCHEMAS: [(&str, Members, Validated); 9] = [
+    (
+        "CreateIntegrationPointBody",
+        Members::Ungrouped,
+        Validated::OnCreate,
+    ),
+    ("OptsBody", Members::Group(Group::Opts), Validated::OnCreate),
+    (
+        "PatchIntegrationPointBody",
+        Members::Ungrouped,
+        Validated::Yes,
+    ),
+    ("PatchOptsBody", Members::Group(Group::Opts), Validated::Yes),
+    ("ExtBody", Members::Group(Group::Ext), Validated::Yes),
+    ("IntegrationPointBody", Members::Ungrouped, Validated::Yes),
+    ("IntegrationPointBody", Members::Flat, Validated::Yes),
+    (
+        "IntegrationPointOpts",
+        Members::Group(Group::Opts),
+        Validated::Yes,
+    ),
+    (
+        "IntegrationPointExt",
+        Members::Group(Group::Ext),
+        Validated::Yes,
+    ),
+];
+
+/// Whether a schema's values obey the fields' rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Validated {
+    /// Yes: every constraint applies.
+    Yes,
+    /// Yes, and a field left out takes the table's default.
+    OnCreate,
+    /// No: only the description applies.
+    No,
+}
+
+impl Members {
+    /// The fields, each with the property key it is documented under.
+    pub(crate) fn fields(self) -> Vec<(&'static str, Field)> {
+        match self {
+            Members::Ungrouped => Field::ALL
+                .into_iter()
+                .filter(|f| f.group().is_none())
+                .map(|f| (f.key(), f))
+                .collect(),
+            Members::Group(group) => group.fields().map(|f| (f.key(), f)).collect(),
+            Members::Flat => Field::ALL
+                .into_iter()
+                .filter(|f| f.group().is_some())
+                .map(|f| (f.path(), f))
+                .collect(),
+            Members::LookupKeys => LOOKUP_FIELDS.into_iter().map(|f| (f.key(), f)).collect(),
+        }
+    }
+}
+
+/// The JSON Schema keywords the field table gives a field's property: its
+/// description and, where its values are validated, what the service checks,
+/// so that a generated client rejects what the service would.
+pub(crate) fn field_keywords(field: Field, validated: Validated) -> Map<String, Value> {
+    let mut keywords = Map::new();
+    keywords.insert("description".to_owned(), json!(field.description()));
+    if validated == Validated::No {
+        return keywords;
+    }
+    match field.kind() {
+        FieldKind::Id => {
+            keywords.insert("format".to_owned(), json!("uuid"));
+        }
+        FieldKind::Text => {
+            if field.min_chars() > 0 {
+                keywords.insert("minLength".to_owned(), json!(field.min_chars()));
+            }
+            if let Some(max) = field.max_chars() {
+                keywords.insert("maxLength".to_owned(), json!(max));
+            }
+            if let Some(pattern) = field.pattern() {
+                keywords.insert("pattern".to_owned(), json!(pattern));
+            }
+        }
+        FieldKind::Bool => {}
+        FieldKind::Timestamp => {
+            keywords.insert("format".to_owned(), json!("date-time"));
+        }
+    }
+    if validated == Validated::OnCreate {
+        match field.default_value() {
+            FieldDefault::Text(text) => {
+                keywords.insert("default".to_owned(), json!(text));
+            }
+            FieldDefault::Bool(value) => {
+                keywords.insert("default".to_owned(), json!(value));
+            }
+            FieldDefault::Required | FieldDefault::Generated => {}
+        }
+    }
+    keywords
+}
+
+/// Writes the field table into every schema that documents fields: the DTOs
+/// spell their members for serde and poem-openapi, the table says what each is.
+fn add_field_schemas(document: &mut Value) {
+    let lookup = ("LookupFieldBody", Members::LookupKeys, Validated::No);
+    for (schema, members, validated) in FIELD_SCHEMAS.into_iter().chain([lookup]) {
+        let Some(properties) = document
+            .pointer_mut(&format!("/components/schemas/{schema}/properties"))
+            .and_then(Value::as_object_mut)
+        else {
+            tracing::error!(schema, "the OpenAPI document lacks a schema of fields");
+            continue;
+        };
+        for (key, field) in members.fields() {
+            // Only properties the DTO declares: a field a body may not carry
+            // (`ext` on create) is not invented here.
+            if let Some(property) = properties.get_mut(key).and_then(Value::as_object_mut) {
+                property.extend(field_keywords(field, validated));
+            }
+        }
+    }
 }
 
 fn add_examples(document: &mut Value) {

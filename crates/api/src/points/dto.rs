@@ -6,8 +6,10 @@
 //! constructors decide what is valid. Response bodies are written by `render`;
 //! [`IntegrationPointBody`] only documents their shape.
 //!
-//! Field descriptions repeat `Field::description()` word for word (a doc
-//! comment cannot call a function); a test holds them together.
+//! The members that are fields carry no doc comment: their descriptions and
+//! constraints in the OpenAPI document come from the field table
+//! (`document::add_field_schemas`). The conversions destructure each body
+//! without `..`, so a member added and not converted does not compile.
 
 use chrono::{DateTime, Utc};
 use domain::integration_point::{
@@ -29,43 +31,32 @@ use crate::http::payload::present;
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an integration point object")]
 pub(crate) struct CreateIntegrationPointBody {
-    /// Identifier, a UUID (new UUIDv7 unless given on create).
     #[serde(default, deserialize_with = "present")]
     id: Option<String>,
-    /// Unique, case-sensitive code: 1 to 128 characters, no control characters, no leading or trailing whitespace.
     code: String,
-    /// Kind of the outside system, `^[a-z][a-z0-9_]{0,31}$`, default `public`.
     #[oai(rename = "type", default = "default_type")]
     #[serde(rename = "type", default = "default_type")]
     kind: String,
-    /// Secret with which the outside system calls the platform: 32 lowercase hex digits, generated unless given on create; changed only by rotate_token.
     #[serde(default, deserialize_with = "present")]
     token_local: Option<String>,
-    /// Secret with which the platform calls the outside system (at most 4096 characters).
     #[oai(default)]
     #[serde(default)]
     token_remote: String,
-    /// Second remote secret (at most 4096 characters).
     #[oai(default)]
     #[serde(default)]
     token_remote2: String,
-    /// Empty, or the absolute http/https URL of the outside system (at most 2048 characters).
     #[oai(default)]
     #[serde(default)]
     url: String,
-    /// Service script that receives messages (at most 255 characters).
     #[oai(default)]
     #[serde(default)]
     recv_svcscriptcode: String,
-    /// Service script that receives messages over WebSocket (at most 255 characters).
     #[oai(default)]
     #[serde(default)]
     recv_svcscriptcode_ws: String,
-    /// Service script that sends messages (at most 255 characters).
     #[oai(default)]
     #[serde(default)]
     send_svcscriptcode: String,
-    /// Service script that sends messages over WebSocket (at most 255 characters).
     #[oai(default)]
     #[serde(default)]
     send_svcscriptcode_ws: String,
@@ -87,19 +78,15 @@ fn default_type() -> String {
 #[derive(Debug, Default, Object, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an object of options")]
 pub(crate) struct OptsBody {
-    /// Human title (at most 255 characters).
     #[oai(default)]
     #[serde(default)]
     title: String,
-    /// Free-form comment (at most 4096 characters).
     #[oai(default)]
     #[serde(default)]
     comment: String,
-    /// Whether the files API is allowed.
     #[oai(default)]
     #[serde(default)]
     allow_files_api: bool,
-    /// Whether the point works synchronously.
     #[oai(default)]
     #[serde(default)]
     issync: bool,
@@ -126,35 +113,54 @@ impl CreateIntegrationPointBody {
     /// # Errors
     /// The first value that breaks its field's rule, with the field.
     pub(crate) fn try_into_domain(self) -> Result<CreatePointRequest, FieldError> {
+        let Self {
+            id,
+            code,
+            kind,
+            token_local,
+            token_remote,
+            token_remote2,
+            url,
+            recv_svcscriptcode,
+            recv_svcscriptcode_ws,
+            send_svcscriptcode,
+            send_svcscriptcode_ws,
+            opts:
+                OptsBody {
+                    title,
+                    comment,
+                    allow_files_api,
+                    issync,
+                },
+            _ext: ServerSet,
+        } = self;
         let attributes = Attributes {
-            code: Code::new(self.code).map_err(at(Field::Code))?,
-            kind: PointType::new(self.kind).map_err(at(Field::Type))?,
-            token_remote: TokenRemote::new(self.token_remote).map_err(at(Field::TokenRemote))?,
-            token_remote2: TokenRemote::new(self.token_remote2).map_err(at(Field::TokenRemote2))?,
-            url: Url::new(self.url).map_err(at(Field::Url))?,
-            recv_svcscriptcode: ScriptCode::new(self.recv_svcscriptcode)
+            code: Code::new(code).map_err(at(Field::Code))?,
+            kind: PointType::new(kind).map_err(at(Field::Type))?,
+            token_remote: TokenRemote::new(token_remote).map_err(at(Field::TokenRemote))?,
+            token_remote2: TokenRemote::new(token_remote2).map_err(at(Field::TokenRemote2))?,
+            url: Url::new(url).map_err(at(Field::Url))?,
+            recv_svcscriptcode: ScriptCode::new(recv_svcscriptcode)
                 .map_err(at(Field::RecvSvcscriptcode))?,
-            recv_svcscriptcode_ws: ScriptCode::new(self.recv_svcscriptcode_ws)
+            recv_svcscriptcode_ws: ScriptCode::new(recv_svcscriptcode_ws)
                 .map_err(at(Field::RecvSvcscriptcodeWs))?,
-            send_svcscriptcode: ScriptCode::new(self.send_svcscriptcode)
+            send_svcscriptcode: ScriptCode::new(send_svcscriptcode)
                 .map_err(at(Field::SendSvcscriptcode))?,
-            send_svcscriptcode_ws: ScriptCode::new(self.send_svcscriptcode_ws)
+            send_svcscriptcode_ws: ScriptCode::new(send_svcscriptcode_ws)
                 .map_err(at(Field::SendSvcscriptcodeWs))?,
             opts: Opts {
-                title: Title::new(self.opts.title).map_err(at(Field::OptsTitle))?,
-                comment: Comment::new(self.opts.comment).map_err(at(Field::OptsComment))?,
-                allow_files_api: self.opts.allow_files_api,
-                issync: self.opts.issync,
+                title: Title::new(title).map_err(at(Field::OptsTitle))?,
+                comment: Comment::new(comment).map_err(at(Field::OptsComment))?,
+                allow_files_api,
+                issync,
             },
         };
         Ok(CreatePointRequest {
-            id: self
-                .id
+            id: id
                 .map(|id| PointId::parse(&id))
                 .transpose()
                 .map_err(at(Field::Id))?,
-            token_local: self
-                .token_local
+            token_local: token_local
                 .map(TokenLocal::new)
                 .transpose()
                 .map_err(at(Field::TokenLocal))?,
@@ -169,38 +175,27 @@ impl CreateIntegrationPointBody {
 #[derive(Debug, Object, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an object of fields to change")]
 pub(crate) struct PatchIntegrationPointBody {
-    /// Identifier, a UUID (new UUIDv7 unless given on create).
     #[serde(default, deserialize_with = "present")]
     id: Option<String>,
-    /// Unique, case-sensitive code: 1 to 128 characters, no control characters, no leading or trailing whitespace.
     #[serde(default, deserialize_with = "present")]
     code: Option<String>,
-    /// Kind of the outside system, `^[a-z][a-z0-9_]{0,31}$`, default `public`.
     #[oai(rename = "type")]
     #[serde(rename = "type", default, deserialize_with = "present")]
     kind: Option<String>,
-    /// Secret with which the outside system calls the platform: 32 lowercase hex digits, generated unless given on create; changed only by rotate_token.
     #[serde(default, deserialize_with = "present")]
     token_local: Option<String>,
-    /// Secret with which the platform calls the outside system (at most 4096 characters).
     #[serde(default, deserialize_with = "present")]
     token_remote: Option<String>,
-    /// Second remote secret (at most 4096 characters).
     #[serde(default, deserialize_with = "present")]
     token_remote2: Option<String>,
-    /// Empty, or the absolute http/https URL of the outside system (at most 2048 characters).
     #[serde(default, deserialize_with = "present")]
     url: Option<String>,
-    /// Service script that receives messages (at most 255 characters).
     #[serde(default, deserialize_with = "present")]
     recv_svcscriptcode: Option<String>,
-    /// Service script that receives messages over WebSocket (at most 255 characters).
     #[serde(default, deserialize_with = "present")]
     recv_svcscriptcode_ws: Option<String>,
-    /// Service script that sends messages (at most 255 characters).
     #[serde(default, deserialize_with = "present")]
     send_svcscriptcode: Option<String>,
-    /// Service script that sends messages over WebSocket (at most 255 characters).
     #[serde(default, deserialize_with = "present")]
     send_svcscriptcode_ws: Option<String>,
     /// Client options to change, key by key.
@@ -215,16 +210,12 @@ pub(crate) struct PatchIntegrationPointBody {
 #[derive(Debug, Default, Object, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an object of options")]
 pub(crate) struct PatchOptsBody {
-    /// Human title (at most 255 characters).
     #[serde(default, deserialize_with = "present")]
     title: Option<String>,
-    /// Free-form comment (at most 4096 characters).
     #[serde(default, deserialize_with = "present")]
     comment: Option<String>,
-    /// Whether the files API is allowed.
     #[serde(default, deserialize_with = "present")]
     allow_files_api: Option<bool>,
-    /// Whether the point works synchronously.
     #[serde(default, deserialize_with = "present")]
     issync: Option<bool>,
 }
@@ -233,10 +224,8 @@ pub(crate) struct PatchOptsBody {
 #[derive(Debug, Default, Object, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an object of timestamps")]
 pub(crate) struct ExtBody {
-    /// Creation time, RFC 3339 UTC with milliseconds; read-only.
     #[serde(default, deserialize_with = "present")]
     ct: Option<String>,
-    /// Last write time, RFC 3339 UTC with milliseconds; read-only.
     #[serde(default, deserialize_with = "present")]
     lwt: Option<String>,
 }
@@ -255,43 +244,63 @@ impl PatchIntegrationPointBody {
         ) -> Result<Option<T>, FieldError> {
             value.map(new).transpose().map_err(at(field))
         }
-        let opts = self.opts.unwrap_or_default();
-        let ext = self.ext.unwrap_or_default();
+        let Self {
+            id,
+            code,
+            kind,
+            token_local,
+            token_remote,
+            token_remote2,
+            url,
+            recv_svcscriptcode,
+            recv_svcscriptcode_ws,
+            send_svcscriptcode,
+            send_svcscriptcode_ws,
+            opts,
+            ext,
+        } = self;
+        let PatchOptsBody {
+            title,
+            comment,
+            allow_files_api,
+            issync,
+        } = opts.unwrap_or_default();
+        let ExtBody { ct, lwt } = ext.unwrap_or_default();
         let timestamp = |value: String| Timestamp::parse_rfc3339(&value);
         Ok(PatchPointRequest {
-            id: parse(self.id, Field::Id, |id| PointId::parse(&id))?,
-            token_local: parse(self.token_local, Field::TokenLocal, TokenLocal::new)?,
-            created_at: parse(ext.ct, Field::ExtCt, timestamp)?,
-            updated_at: parse(ext.lwt, Field::ExtLwt, timestamp)?,
-            code: parse(self.code, Field::Code, Code::new)?,
-            kind: parse(self.kind, Field::Type, PointType::new)?,
-            token_remote: parse(self.token_remote, Field::TokenRemote, TokenRemote::new)?,
-            token_remote2: parse(self.token_remote2, Field::TokenRemote2, TokenRemote::new)?,
-            url: parse(self.url, Field::Url, Url::new)?,
+            id: parse(id, Field::Id, |id| PointId::parse(&id))?,
+            token_local: parse(token_local, Field::TokenLocal, TokenLocal::new)?,
+            created_at: parse(ct, Field::ExtCt, timestamp)?,
+            updated_at: parse(lwt, Field::ExtLwt, timestamp)?,
+            code: parse(code, Field::Code, Code::new)?,
+            kind: parse(kind, Field::Type, PointType::new)?,
+            token_remote: parse(token_remote, Field::TokenRemote, TokenRemote::new)?,
+            token_remote2: parse(token_remote2, Field::TokenRemote2, TokenRemote::new)?,
+            url: parse(url, Field::Url, Url::new)?,
             recv_svcscriptcode: parse(
-                self.recv_svcscriptcode,
+                recv_svcscriptcode,
                 Field::RecvSvcscriptcode,
                 ScriptCode::new,
             )?,
             recv_svcscriptcode_ws: parse(
-                self.recv_svcscriptcode_ws,
+                recv_svcscriptcode_ws,
                 Field::RecvSvcscriptcodeWs,
                 ScriptCode::new,
             )?,
             send_svcscriptcode: parse(
-                self.send_svcscriptcode,
+                send_svcscriptcode,
                 Field::SendSvcscriptcode,
                 ScriptCode::new,
             )?,
             send_svcscriptcode_ws: parse(
-                self.send_svcscriptcode_ws,
+                send_svcscriptcode_ws,
                 Field::SendSvcscriptcodeWs,
                 ScriptCode::new,
             )?,
-            title: parse(opts.title, Field::OptsTitle, Title::new)?,
-            comment: parse(opts.comment, Field::OptsComment, Comment::new)?,
-            allow_files_api: opts.allow_files_api,
-            issync: opts.issync,
+            title: parse(title, Field::OptsTitle, Title::new)?,
+            comment: parse(comment, Field::OptsComment, Comment::new)?,
+            allow_files_api,
+            issync,
         })
     }
 }
@@ -305,49 +314,32 @@ impl PatchIntegrationPointBody {
 /// nested ones.
 #[derive(Debug, Object)]
 pub(crate) struct IntegrationPointBody {
-    /// Identifier, a UUID (new UUIDv7 unless given on create).
     id: Option<Uuid>,
-    /// Unique, case-sensitive code: 1 to 128 characters, no control characters, no leading or trailing whitespace.
     code: Option<String>,
-    /// Kind of the outside system, `^[a-z][a-z0-9_]{0,31}$`, default `public`.
     #[oai(rename = "type")]
     kind: Option<String>,
-    /// Secret with which the outside system calls the platform: 32 lowercase hex digits, generated unless given on create; changed only by rotate_token.
     token_local: Option<String>,
-    /// Secret with which the platform calls the outside system (at most 4096 characters).
     token_remote: Option<String>,
-    /// Second remote secret (at most 4096 characters).
     token_remote2: Option<String>,
-    /// Empty, or the absolute http/https URL of the outside system (at most 2048 characters).
     url: Option<String>,
-    /// Service script that receives messages (at most 255 characters).
     recv_svcscriptcode: Option<String>,
-    /// Service script that receives messages over WebSocket (at most 255 characters).
     recv_svcscriptcode_ws: Option<String>,
-    /// Service script that sends messages (at most 255 characters).
     send_svcscriptcode: Option<String>,
-    /// Service script that sends messages over WebSocket (at most 255 characters).
     send_svcscriptcode_ws: Option<String>,
     /// Client options.
     opts: Option<IntegrationPointOpts>,
     /// Server-kept timestamps.
     ext: Option<IntegrationPointExt>,
-    /// `opts.title`, with `flat=true`.
     #[oai(rename = "opts.title")]
     flat_opts_title: Option<String>,
-    /// `opts.comment`, with `flat=true`.
     #[oai(rename = "opts.comment")]
     flat_opts_comment: Option<String>,
-    /// `opts.allow_files_api`, with `flat=true`.
     #[oai(rename = "opts.allow_files_api")]
     flat_opts_allow_files_api: Option<bool>,
-    /// `opts.issync`, with `flat=true`.
     #[oai(rename = "opts.issync")]
     flat_opts_issync: Option<bool>,
-    /// `ext.ct`, with `flat=true`.
     #[oai(rename = "ext.ct")]
     flat_ext_ct: Option<DateTime<Utc>>,
-    /// `ext.lwt`, with `flat=true`.
     #[oai(rename = "ext.lwt")]
     flat_ext_lwt: Option<DateTime<Utc>>,
 }
@@ -355,22 +347,16 @@ pub(crate) struct IntegrationPointBody {
 /// Client options of a point; `mask` may keep only some of them.
 #[derive(Debug, Object)]
 pub(crate) struct IntegrationPointOpts {
-    /// Human title (at most 255 characters).
     title: Option<String>,
-    /// Free-form comment (at most 4096 characters).
     comment: Option<String>,
-    /// Whether the files API is allowed.
     allow_files_api: Option<bool>,
-    /// Whether the point works synchronously.
     issync: Option<bool>,
 }
 
 /// Server-kept timestamps of a point; `mask` may keep only one of them.
 #[derive(Debug, Object)]
 pub(crate) struct IntegrationPointExt {
-    /// Creation time, RFC 3339 UTC with milliseconds; read-only.
     ct: Option<DateTime<Utc>>,
-    /// Last write time, RFC 3339 UTC with milliseconds; read-only.
     lwt: Option<DateTime<Utc>>,
 }
 
@@ -405,7 +391,7 @@ impl LookupBody {
 }
 
 /// The keys a lookup object may have, with the fields they search.
-const LOOKUP_FIELDS: [Field; 3] = [Field::Id, Field::Code, Field::TokenLocal];
+pub(crate) const LOOKUP_FIELDS: [Field; 3] = [Field::Id, Field::Code, Field::TokenLocal];
 
 impl<'de> Deserialize<'de> for LookupBody {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -465,11 +451,8 @@ pub(crate) enum LookupRequestBody {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct LookupFieldBody {
-    /// Identifier, a UUID (new UUIDv7 unless given on create).
     id: Option<String>,
-    /// Unique, case-sensitive code: 1 to 128 characters, no control characters, no leading or trailing whitespace.
     code: Option<String>,
-    /// Secret with which the outside system calls the platform: 32 lowercase hex digits, generated unless given on create; changed only by rotate_token.
     token_local: Option<String>,
 }
 

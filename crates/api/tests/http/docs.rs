@@ -1,8 +1,8 @@
 //! The OpenAPI document and Swagger UI.
 
 use api::{ApiConfig, openapi_json};
-use domain::integration_point::{Field, Group};
-use serde_json::Value;
+use domain::integration_point::{Field, FieldDefault, FieldKind, Group};
+use serde_json::{Value, json};
 
 use crate::fake::FakeService;
 use crate::fake_feed::FakeFeed;
@@ -422,4 +422,100 @@ async fn the_change_feed_is_documented_as_json_and_as_an_event_stream() {
         ]
     );
     assert!(list_headers["X-Revision"].is_object(), "{list_headers}");
+}
+
+/// The schemas whose properties are fields: (schema, the group whose members
+/// it holds, or `None` for the ungrouped fields; whether it is a create body).
+const FIELD_SCHEMAS: [(&str, Option<Group>, bool); 8] = [
+    ("CreateIntegrationPointBody", None, true),
+    ("OptsBody", Some(Group::Opts), true),
+    ("PatchIntegrationPointBody", None, false),
+    ("PatchOptsBody", Some(Group::Opts), false),
+    ("ExtBody", Some(Group::Ext), false),
+    ("IntegrationPointBody", None, false),
+    ("IntegrationPointOpts", Some(Group::Opts), false),
+    ("IntegrationPointExt", Some(Group::Ext), false),
+];
+
+/// What the document must say of a field's values: what the service checks.
+fn assert_constraints(property: &Value, field: Field, place: &str) {
+    let path = field.path();
+    match field.kind() {
+        FieldKind::Id => assert_eq!(property["format"], "uuid", "{place}: {path}"),
+        FieldKind::Text => {
+            assert_eq!(property["type"], "string", "{place}: {path}");
+            let min = Some(field.min_chars()).filter(|min| *min > 0);
+            assert_eq!(
+                property["minLength"].as_u64(),
+                min.map(|m| m as u64),
+                "{place}: {path}"
+            );
+            assert_eq!(
+                property["maxLength"].as_u64(),
+                field.max_chars().map(|m| m as u64),
+                "{place}: {path}"
+            );
+            assert_eq!(
+                property["pattern"].as_str(),
+                field.pattern(),
+                "{place}: {path}"
+            );
+        }
+        FieldKind::Bool => assert_eq!(property["type"], "boolean", "{place}: {path}"),
+        FieldKind::Timestamp => assert_eq!(property["format"], "date-time", "{place}: {path}"),
+    }
+}
+
+#[tokio::test]
+async fn every_field_property_states_the_constraints_the_service_checks() {
+    let spec = spec().await;
+    let schemas = &spec["components"]["schemas"];
+    for (schema, group, create) in FIELD_SCHEMAS {
+        for field in Field::ALL.into_iter().filter(|f| f.group() == group) {
+            let property = &schemas[schema]["properties"][field.key()];
+            let place = format!("{schema}.{}", field.key());
+            assert_constraints(property, field, &place);
+            let expected_default = match field.default_value() {
+                FieldDefault::Text(text) if create => Some(json!(text)),
+                FieldDefault::Bool(value) if create => Some(json!(value)),
+                FieldDefault::Text(_)
+                | FieldDefault::Bool(_)
+                | FieldDefault::Required
+                | FieldDefault::Generated => None,
+            };
+            assert_eq!(
+                property.get("default"),
+                expected_default.as_ref(),
+                "{place}"
+            );
+        }
+    }
+    for field in Field::ALL.into_iter().filter(|f| f.group().is_some()) {
+        let property = &schemas["IntegrationPointBody"]["properties"][field.path()];
+        assert_eq!(
+            property["description"].as_str(),
+            Some(field.description()),
+            "flat {}",
+            field.path()
+        );
+        assert_constraints(property, field, "IntegrationPointBody (flat)");
+    }
+}
+
+#[tokio::test]
+async fn lookup_keys_are_described_but_not_constrained() {
+    // A lookup value outside a field's rules matches nothing: it is no 400.
+    let spec = spec().await;
+    let properties = &spec["components"]["schemas"]["LookupFieldBody"]["properties"];
+    for field in [Field::Id, Field::Code, Field::TokenLocal] {
+        let property = &properties[field.key()];
+        assert_eq!(property["description"].as_str(), Some(field.description()));
+        for keyword in ["format", "minLength", "maxLength", "pattern"] {
+            assert!(
+                property.get(keyword).is_none(),
+                "{}: {keyword}",
+                field.path()
+            );
+        }
+    }
 }
