@@ -16,6 +16,7 @@ mod edges;
 mod errors;
 mod examples;
 mod feed;
+mod fields;
 mod limits;
 mod logs;
 mod nul;
