@@ -5,6 +5,8 @@
 pub mod cache;
 pub mod change_feed;
 pub mod integration_point;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transfer;
 
 pub use cache::{CacheSettings, CachedService};

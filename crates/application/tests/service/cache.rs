@@ -14,8 +14,8 @@ use domain::integration_point::{
 };
 use tokio::sync::oneshot;
 
-use crate::fakes::{FixedClock, InMemoryRepository, SequentialIds, SequentialTokens};
 use crate::{create, title_patch};
+use application::testing::{FixedClock, InMemoryRepository, SequentialIds, SequentialTokens};
 
 const PATIENCE: Duration = Duration::from_secs(5);
 const MAX_AGE: Duration = Duration::from_millis(500);
@@ -503,7 +503,7 @@ fn truth_of_lookup(repository: &InMemoryRepository, ids: &[PointId], token: &str
     let mut found: Vec<PointId> = ids
         .iter()
         .filter_map(|id| repository.get(*id))
-        .filter(|p| p.token_local().as_str() == token || p.attributes().code.as_str() == token)
+        .filter(|p| LookupKey::any(token).is_ok_and(|key| key.matches(p)))
         .map(|p| p.id())
         .collect();
     found.sort();

@@ -12,8 +12,8 @@ use domain::integration_point::{
     Comment, IntegrationPointService, ListQuery, Page, PatchPointRequest, PointId, Sort,
 };
 
-use crate::fakes::{FixedClock, InMemoryChangeLog};
 use crate::{create, service};
+use application::testing::{FixedClock, InMemoryChangeLog};
 
 const PATIENCE: Duration = Duration::from_secs(5);
 

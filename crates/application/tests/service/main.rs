@@ -1,7 +1,6 @@
 //! Use-case tests over in-memory ports: every rule of the service, no database.
 
 mod cache;
-mod fakes;
 mod feed;
 mod transfer;
 
@@ -9,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use application::Service;
+use application::testing::{FixedClock, InMemoryRepository, SequentialIds, SequentialTokens};
 use domain::integration_point::{
     Attributes, Code, Comment, Condition, CreatePointError, CreatePointRequest, DeletePointError,
     Field, Filter, GetPointError, IfMatch, IntegrationPoint, IntegrationPointRepository,
@@ -16,7 +16,6 @@ use domain::integration_point::{
     Operator, Page, PatchPointError, PatchPointRequest, PointId, RotateTokenError, Sort,
     StoreError, Title, TokenLocal, Total, UniqueField, Version, WriteError, WriteOutcome,
 };
-use fakes::{FixedClock, InMemoryRepository, SequentialIds, SequentialTokens};
 
 type TestService<R = InMemoryRepository> = Service<R, FixedClock, SequentialIds, SequentialTokens>;
 

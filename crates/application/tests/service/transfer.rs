@@ -7,7 +7,7 @@ use domain::integration_point::{
     PointId, PointTransferService, Timestamp, TokenLocal, UniqueField, Version,
 };
 
-use crate::fakes::InMemoryRepository;
+use application::testing::InMemoryRepository;
 
 fn transfer() -> (TransferService<InMemoryRepository>, InMemoryRepository) {
     let archive = InMemoryRepository::default();

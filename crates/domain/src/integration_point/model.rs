@@ -434,6 +434,24 @@ pub enum LookupKey {
 }
 
 impl LookupKey {
+    /// Whether the key names `point`: a bare key its `code`, its
+    /// `token_local` or (when it is a UUID, in any case) its `id`; a field's
+    /// key that field. The rule every repository follows: the SQL one states
+    /// it as a query, in-memory ones call this.
+    pub fn matches(&self, point: &IntegrationPoint) -> bool {
+        match self {
+            Self::Any(value) => {
+                let value = value.as_str();
+                point.attributes().code.as_str() == value
+                    || point.token_local().as_str() == value
+                    || PointId::parse(value).is_ok_and(|id| id == point.id())
+            }
+            Self::Id(id) => *id == Some(point.id()),
+            Self::Code(code) => point.attributes().code.as_str() == code.as_str(),
+            Self::TokenLocal(token) => point.token_local().as_str() == token.as_str(),
+        }
+    }
+
     /// Builds a bare key.
     ///
     /// # Errors
@@ -485,6 +503,36 @@ mod tests {
             ts(2_000),
             Version::INITIAL,
         )
+    }
+
+    #[test]
+    fn a_bare_key_matches_the_code_the_token_or_the_id_in_any_case() {
+        let point = point();
+        for key in [
+            "ABCDE",
+            "07070707070707070707070707070707",
+            "b4680fbe-016c-d86f-1d6b-50e54938780c",
+            "B4680FBE-016C-D86F-1D6B-50E54938780C",
+        ] {
+            let key = LookupKey::any(key).expect("a key");
+            assert!(key.matches(&point), "{key:?}");
+        }
+        for key in ["abcde", "0707", "B4680FBE", ""] {
+            let key = LookupKey::any(key).expect("a key");
+            assert!(!key.matches(&point), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn a_fields_key_matches_that_field_only() {
+        let point = point();
+        let key = |field, value: &str| LookupKey::for_field(field, value).expect("a key field");
+        assert!(key(Field::Id, "B4680FBE-016C-D86F-1D6B-50E54938780C").matches(&point));
+        assert!(key(Field::Code, "ABCDE").matches(&point));
+        assert!(key(Field::TokenLocal, "07070707070707070707070707070707").matches(&point));
+        assert!(!key(Field::Id, "ABCDE").matches(&point));
+        assert!(!key(Field::Code, "07070707070707070707070707070707").matches(&point));
+        assert!(!key(Field::TokenLocal, "ABCDE").matches(&point));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 use domain::integration_point::query::field_value;
 use domain::integration_point::{
     Attributes, Code, Comment, Condition, Count, Cursor, Field, Filter, IntegrationPoint,
-    IntegrationPointRepository, ListQuery, Listing, Literal, LiteralOperand, Operator, Page,
-    PointId, PointType, Sort, SortDirection, SortKey, Title, TokenLocal, Total, Url, Value,
+    IntegrationPointRepository, ListQuery, Listing, Literal, LiteralOperand, LookupKey, Operator,
+    Page, PointId, PointType, Sort, SortDirection, SortKey, Title, TokenLocal, Total, Url, Value,
     Version,
 };
 use uuid::Uuid;
@@ -289,4 +289,50 @@ async fn random_queries_give_what_the_domain_evaluates_in_memory(db: TestDb) {
         filtered_some > QUERIES / 4,
         "{filtered_some} selective filters"
     );
+}
+
+on_both_backends!(lookups_find_what_the_domains_lookup_rule_matches);
+async fn lookups_find_what_the_domains_lookup_rule_matches(db: TestDb) {
+    // Arrange
+    let seed = seed();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let points = data_set(&mut rng);
+    for point in &points {
+        db.repository.insert(point).await.expect("insert");
+    }
+    let mut keys = Vec::new();
+    for _ in 0..QUERIES {
+        let point = &points[rng.usize(..points.len())];
+        let id = point.id().to_string();
+        let text = match rng.u8(..6) {
+            0 => id,
+            1 => id.to_uppercase(),
+            2 => point.token_local().as_str().to_owned(),
+            3 => point.attributes().code.as_str().to_lowercase(),
+            4 => word(&mut rng, 3),
+            _ => point.attributes().code.as_str().to_owned(),
+        };
+        let field = [Field::Id, Field::Code, Field::TokenLocal][rng.usize(..3)];
+        keys.push(LookupKey::any(text.clone()).expect("a key"));
+        keys.push(LookupKey::for_field(field, text).expect("a key field"));
+    }
+    let mut found_some = 0;
+
+    for key in keys {
+        let mut expected: Vec<PointId> = points
+            .iter()
+            .filter(|p| key.matches(p))
+            .map(IntegrationPoint::id)
+            .collect();
+        expected.sort();
+        found_some += usize::from(!expected.is_empty());
+
+        // Act
+        let mut found = db.repository.lookup(&key).await.expect("lookup");
+        found.sort();
+
+        // Assert
+        assert_eq!(found, expected, "seed {seed}, {key:?} on {:?}", db.backend);
+    }
+    assert!(found_some > QUERIES / 2, "{found_some} keys found a point");
 }

@@ -1,4 +1,9 @@
-//! In-memory implementations of the driven ports.
+//! In-memory implementations of the driven ports, for tests: one repository
+//! (with its change log) that every test layer shares (the application's, the
+//! api's), so that how a list is evaluated and what a lookup matches are the
+//! domain's rules ([`ListQuery::run`], [`LookupKey::matches`]), stated once.
+//!
+//! Behind the `testing` feature: a dev-dependency, never part of the binary.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -125,16 +130,7 @@ impl IntegrationPointRepository for InMemoryRepository {
         self.with_points(|points| {
             Ok(points
                 .values()
-                .filter(|p| match key {
-                    LookupKey::Any(s) => {
-                        p.attributes().code.as_str() == s.as_str()
-                            || p.token_local().as_str() == s.as_str()
-                            || p.id().to_string() == s.as_str()
-                    }
-                    LookupKey::Id(id) => Some(p.id()) == *id,
-                    LookupKey::Code(s) => p.attributes().code.as_str() == s.as_str(),
-                    LookupKey::TokenLocal(s) => p.token_local().as_str() == s.as_str(),
-                })
+                .filter(|p| key.matches(p))
                 .map(IntegrationPoint::id)
                 .collect())
         })
@@ -193,23 +189,36 @@ impl PointArchive for InMemoryRepository {
 
 /// A clock that says what the test tells it.
 #[derive(Clone)]
-pub struct FixedClock(Arc<AtomicI64>);
+pub struct FixedClock {
+    millis: Arc<AtomicI64>,
+    step: i64,
+}
 
 impl FixedClock {
     /// A clock stopped at `millis` after the epoch.
     pub fn at(millis: i64) -> Self {
-        Self(Arc::new(AtomicI64::new(millis)))
+        Self::stepping(millis, 0)
+    }
+
+    /// A clock at `millis` after the epoch that moves `step` milliseconds on
+    /// after each reading, so that successive writes get distinct times.
+    pub fn stepping(millis: i64, step: i64) -> Self {
+        Self {
+            millis: Arc::new(AtomicI64::new(millis)),
+            step,
+        }
     }
 
     /// Moves the clock.
     pub fn set(&self, millis: i64) {
-        self.0.store(millis, Ordering::SeqCst);
+        self.millis.store(millis, Ordering::SeqCst);
     }
 }
 
 impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from_millis(self.0.load(Ordering::SeqCst)).expect("test clocks stay in range")
+        let millis = self.millis.fetch_add(self.step, Ordering::SeqCst);
+        Timestamp::from_millis(millis).expect("test clocks stay in range")
     }
 }
 
