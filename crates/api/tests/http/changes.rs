@@ -6,21 +6,21 @@ use domain::change_feed::{ChangeOp, Cursor};
 use domain::integration_point::PointId;
 use serde_json::{Value, json};
 
-use crate::fake::{FakeService, LIST_REVISION};
 use crate::fake_feed::FakeFeed;
+use crate::service::TestService;
 use crate::{Client, POINTS, client_of_feed, create, error, field, header, ok_json, text};
 
 const CHANGES: &str = "/rest/v1/service/integration_points/changes";
 
 /// A client over a fresh feed, with one point created through the API.
-async fn arrange() -> (Client, FakeService, FakeFeed, Value) {
-    let (service, feed) = (FakeService::default(), FakeFeed::default());
+async fn arrange() -> (Client, TestService, FakeFeed, Value) {
+    let (service, feed) = (TestService::default(), FakeFeed::default());
     let client = client_of_feed(&service, &feed, ApiConfig::default());
     let created = create(&client, json!({"code": "ABCDE", "opts": {"title": "T"}})).await;
     (client, service, feed, created)
 }
 
-fn stored(service: &FakeService, created: &Value) -> domain::integration_point::IntegrationPoint {
+fn stored(service: &TestService, created: &Value) -> domain::integration_point::IntegrationPoint {
     let id = PointId::parse(created["id"].as_str().expect("an id")).expect("a UUID");
     service.stored(id).expect("stored")
 }
@@ -196,12 +196,12 @@ async fn a_malformed_last_event_id_is_a_400_naming_it() {
 
 #[tokio::test]
 async fn a_list_carries_the_feed_revision_of_its_snapshot() {
-    let (client, _, _, _) = arrange().await;
+    let (client, service, _, _) = arrange().await;
 
     let response = client.get(POINTS).send().await;
 
     assert_eq!(
         header(&response, "x-revision"),
-        Some(LIST_REVISION.to_string())
+        Some(service.revision().to_string())
     );
 }

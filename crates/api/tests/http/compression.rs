@@ -4,12 +4,12 @@ use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder};
 use serde_json::json;
 use tokio::io::AsyncReadExt as _;
 
-use crate::fake::FakeService;
+use crate::service::TestService;
 use crate::{Client, POINTS, client, create, header, text};
 
 /// A client over a service with enough points for a list of several KiB.
 async fn with_points() -> Client {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     for i in 0..10 {
         create(
             &client,
@@ -97,7 +97,7 @@ async fn without_accept_encoding_the_list_is_sent_as_it_is() {
 
 #[tokio::test]
 async fn bodies_under_1_kib_are_never_compressed() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let point = create(&client, json!({"code": "A"})).await;
     let item = crate::item(&point);
 
@@ -119,7 +119,7 @@ async fn bodies_under_1_kib_are_never_compressed() {
 
 #[tokio::test]
 async fn the_documentation_is_compressed() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     for path in ["/docs", "/openapi.json"] {
         let response = client

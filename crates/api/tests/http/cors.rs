@@ -4,7 +4,7 @@ use api::{Access, ApiConfig, ApiKey, CorsOrigins, KeyDigest, KeyRing, Scope};
 use poem::http::Method;
 use serde_json::json;
 
-use crate::fake::FakeService;
+use crate::service::TestService;
 use crate::{Client, POINTS, client, client_with, create, error, header, message};
 
 const ALLOWED: &str = "https://admin.example.com";
@@ -13,7 +13,7 @@ const KEY: &str = "0123456789abcdef-reader";
 
 fn client_allowing(origins: CorsOrigins, access: Access) -> Client {
     client_with(
-        &FakeService::default(),
+        &TestService::default(),
         ApiConfig {
             cors: origins,
             access,
@@ -134,7 +134,7 @@ async fn errors_reach_an_allowed_origin_in_the_error_shape_with_cors_headers() {
 
 #[tokio::test]
 async fn a_request_from_another_origin_is_served_without_cors_headers() {
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client_with(
         &service,
         ApiConfig {
@@ -178,7 +178,7 @@ async fn a_preflight_from_another_origin_gets_no_cors_headers_and_no_500() {
 
 #[tokio::test]
 async fn without_allowed_origins_no_response_carries_cors_headers() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let preflight = client
         .options(POINTS)

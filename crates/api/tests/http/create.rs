@@ -3,13 +3,13 @@
 use api::ApiConfig;
 use serde_json::json;
 
-use crate::fake::FakeService;
+use crate::service::TestService;
 use crate::{POINTS, client, client_with, create, error, field, header, message, ok_json};
 
 #[tokio::test]
 async fn creating_a_point_answers_200_with_the_point_its_location_and_its_etag() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     // Act
     let response = client
@@ -34,7 +34,8 @@ async fn creating_a_point_answers_200_with_the_point_its_location_and_its_etag()
             "id": id,
             "code": "ABCDE",
             "type": "public",
-            "token_local": "01".repeat(16),
+            // The first token the sequential generator hands out.
+            "token_local": format!("{:032x}", 1),
             "token_remote": "",
             "token_remote2": "",
             "url": "http://trapper.com",
@@ -50,7 +51,7 @@ async fn creating_a_point_answers_200_with_the_point_its_location_and_its_etag()
 
 #[tokio::test]
 async fn the_created_point_is_returned_as_mask_and_flat_ask() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client
         .post(format!("{POINTS}?mask=code,opts.title&flat=true"))
@@ -66,7 +67,7 @@ async fn the_created_point_is_returned_as_mask_and_flat_ask() {
 
 #[tokio::test]
 async fn an_invalid_value_is_a_400_naming_its_field() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client
         .post(POINTS)
@@ -84,7 +85,7 @@ async fn an_invalid_value_is_a_400_naming_its_field() {
 
 #[tokio::test]
 async fn a_missing_code_is_a_400_naming_it() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client
         .post(POINTS)
@@ -147,7 +148,7 @@ async fn body_errors_name_the_field_at_fault() {
     ];
     for (json, expected_field, expected_message) in cases {
         // Arrange
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
 
         // Act
         let response = client.post(POINTS).body_json(&json).send().await;
@@ -173,7 +174,7 @@ async fn a_body_that_is_not_a_json_object_is_a_400() {
         "null",
         "{\"code\": \"A\"} {}",
     ] {
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
 
         let response = client
             .post(POINTS)
@@ -189,7 +190,7 @@ async fn a_body_that_is_not_a_json_object_is_a_400() {
 
 #[tokio::test]
 async fn invalid_utf8_is_a_400() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client
         .post(POINTS)
@@ -204,7 +205,7 @@ async fn invalid_utf8_is_a_400() {
 #[tokio::test]
 async fn a_taken_code_is_a_409_naming_it() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     create(&client, json!({"code": "ABCDE"})).await;
 
     // Act
@@ -229,7 +230,7 @@ async fn a_body_that_is_not_declared_json_is_a_415() {
         Some("application/x-www-form-urlencoded"),
         None,
     ] {
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let request = client.post(POINTS).body(r#"{"code": "A"}"#);
         let request = match content_type {
             Some(content_type) => request.content_type(content_type),
@@ -249,7 +250,7 @@ async fn a_body_over_the_limit_is_a_413() {
         body_limit: 64,
         ..ApiConfig::default()
     };
-    let client = client_with(&FakeService::default(), config);
+    let client = client_with(&TestService::default(), config);
     let body = json!({"code": "A", "opts": {"comment": "x".repeat(100)}});
 
     // Act

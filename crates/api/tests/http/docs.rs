@@ -4,12 +4,12 @@ use api::{ApiConfig, openapi_json};
 use domain::integration_point::{Field, FieldDefault, FieldKind, Group};
 use serde_json::{Value, json};
 
-use crate::fake::FakeService;
 use crate::fake_feed::FakeFeed;
+use crate::service::TestService;
 use crate::{POINTS, client, header, text};
 
 async fn spec() -> Value {
-    let response = client(&FakeService::default())
+    let response = client(&TestService::default())
         .get("/openapi.json")
         .send()
         .await;
@@ -20,7 +20,7 @@ async fn spec() -> Value {
 #[tokio::test]
 async fn the_document_served_is_the_one_the_cli_prints() {
     let printed: Value = serde_json::from_str(&openapi_json(
-        FakeService::default(),
+        TestService::default(),
         FakeFeed::default(),
         ApiConfig::default(),
     ))
@@ -308,7 +308,7 @@ async fn the_point_example_keeps_its_groups_nested() {
 
 #[tokio::test]
 async fn swagger_ui_shows_the_finished_document() {
-    let page = text(client(&FakeService::default()).get("/docs").send().await).await;
+    let page = text(client(&TestService::default()).get("/docs").send().await).await;
 
     assert!(page.contains("x-additionalOperations"));
     assert!(page.contains("Trapper web hook, v2"), "the patch example");
@@ -377,7 +377,7 @@ async fn request_bodies_describe_their_fields_as_the_field_table_does() {
 
 #[tokio::test]
 async fn swagger_ui_is_served_at_docs() {
-    let response = client(&FakeService::default()).get("/docs").send().await;
+    let response = client(&TestService::default()).get("/docs").send().await;
 
     assert_eq!(response.0.status().as_u16(), 200);
     assert!(header(&response, "content-type").is_some_and(|t| t.starts_with("text/html")));

@@ -4,7 +4,7 @@
 use poem::http::Method;
 use serde_json::json;
 
-use crate::fake::{Failure, FakeService, INTERNAL_DETAIL};
+use crate::service::{Failure, INTERNAL_DETAIL, TestService};
 use crate::{POINTS, client, create, error, header, item, message, text};
 
 #[tokio::test]
@@ -15,7 +15,7 @@ async fn an_unknown_route_is_a_404() {
         &format!("{POINTS}/"),
         &format!("{POINTS}/a/b/c"),
     ] {
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
 
         let response = client.get(path).send().await;
 
@@ -25,7 +25,7 @@ async fn an_unknown_route_is_a_404() {
 
 #[tokio::test]
 async fn a_trailing_slash_on_a_point_is_a_404() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     let response = client.get(format!("{}/", item(&created))).send().await;
@@ -45,7 +45,7 @@ async fn an_unsupported_method_is_a_405_listing_the_paths_methods() {
     ];
     for (method, path, allow) in cases {
         // Arrange
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
 
         // Act
         let response = client.request(method.clone(), &path).send().await;
@@ -63,7 +63,7 @@ async fn an_unsupported_method_is_a_405_listing_the_paths_methods() {
 #[tokio::test]
 async fn an_unexpected_store_failure_is_an_opaque_500() {
     // Arrange
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
     service.fail_next(Failure::StoreUnknown);
 
@@ -78,7 +78,7 @@ async fn an_unexpected_store_failure_is_an_opaque_500() {
 
 #[tokio::test]
 async fn an_unavailable_store_is_a_503() {
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
     service.fail_next(Failure::StoreUnavailable);
 
@@ -94,7 +94,7 @@ async fn an_unavailable_store_is_a_503() {
 #[tokio::test]
 async fn a_panic_in_a_handler_is_an_opaque_500() {
     // Arrange
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
     service.fail_next(Failure::Panic);
 
@@ -111,7 +111,7 @@ async fn a_panic_in_a_handler_is_an_opaque_500() {
 
 #[tokio::test]
 async fn the_service_keeps_serving_after_a_panic() {
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
     service.fail_next(Failure::Panic);
     error(client.get(POINTS).send().await, 500).await;

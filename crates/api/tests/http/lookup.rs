@@ -3,7 +3,7 @@
 use domain::integration_point::{Field, LookupKey};
 use serde_json::json;
 
-use crate::fake::FakeService;
+use crate::service::TestService;
 use crate::{POINTS, client, create, error, field, header, item, lookup_method, ok_json};
 
 fn lookup_alias() -> String {
@@ -13,7 +13,7 @@ fn lookup_alias() -> String {
 #[tokio::test]
 async fn lookup_by_a_string_answers_the_matching_ids() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     // Act
@@ -28,8 +28,27 @@ async fn lookup_by_a_string_answers_the_matching_ids() {
 }
 
 #[tokio::test]
+async fn a_bare_key_finds_an_id_written_in_upper_case() {
+    // Arrange
+    let client = client(&TestService::default());
+    let id = "b4680fbe-016c-d86f-1d6b-50e54938780c";
+    let created = create(&client, json!({"id": id, "code": "ABCDE"})).await;
+    let id = id.to_uppercase();
+
+    // Act
+    let response = client
+        .request(lookup_method(), POINTS)
+        .body_json(&json!(id))
+        .send()
+        .await;
+
+    // Assert
+    assert_eq!(ok_json(response).await, json!([created["id"]]));
+}
+
+#[tokio::test]
 async fn the_post_alias_answers_as_lookup_does() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     let response = client
@@ -44,7 +63,7 @@ async fn the_post_alias_answers_as_lookup_does() {
 #[tokio::test]
 async fn a_lookup_object_searches_its_one_field() {
     // Arrange
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
@@ -59,7 +78,13 @@ async fn a_lookup_object_searches_its_one_field() {
     assert_eq!(ok_json(response).await, json!([created["id"]]));
     assert_eq!(
         service.last_lookup(),
-        Some(LookupKey::for_field(Field::TokenLocal, "01".repeat(16)).expect("a key field"))
+        Some(
+            LookupKey::for_field(
+                Field::TokenLocal,
+                created["token_local"].as_str().expect("a token")
+            )
+            .expect("a key field")
+        )
     );
 }
 
@@ -71,7 +96,7 @@ async fn no_match_is_a_404_with_exactly_the_source_documents_body() {
         (lookup_alias(), json!({"id": "not a uuid"})),
     ] {
         // Arrange
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let method = if path == POINTS {
             lookup_method()
         } else {
@@ -104,7 +129,7 @@ async fn other_lookup_bodies_are_400s() {
         r#"{"code": null}"#,
         "{\"code\": ",
     ] {
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
 
         let response = client
             .request(lookup_method(), POINTS)
@@ -119,7 +144,7 @@ async fn other_lookup_bodies_are_400s() {
 
 #[tokio::test]
 async fn a_lookup_value_of_the_wrong_type_is_named_by_its_key() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client
         .request(lookup_method(), POINTS)
@@ -134,7 +159,7 @@ async fn a_lookup_value_of_the_wrong_type_is_named_by_its_key() {
 #[tokio::test]
 async fn a_lookup_body_that_is_not_declared_json_is_a_415() {
     for method in [lookup_method(), poem::http::Method::POST] {
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let path = if method == lookup_method() {
             POINTS.to_owned()
         } else {
@@ -154,7 +179,7 @@ async fn a_lookup_body_that_is_not_declared_json_is_a_415() {
 
 #[tokio::test]
 async fn lookup_on_a_point_is_a_405_listing_the_points_methods() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     let response = client

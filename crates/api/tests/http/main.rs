@@ -1,5 +1,6 @@
-//! The HTTP API over a fake service: the status, headers and body of every
-//! operation, and of every error path, whatever layer raises it.
+//! The HTTP API over the real use cases on an in-memory repository: the
+//! status, headers and body of every operation, and of every error path,
+//! whatever layer raises it.
 
 mod changes;
 mod compression;
@@ -7,13 +8,13 @@ mod cors;
 mod create;
 mod docs;
 mod errors;
-mod fake;
 mod fake_feed;
 mod fake_health;
 mod lookup;
 mod operations;
 mod paging;
 mod read;
+mod service;
 mod write;
 
 use api::{ApiConfig, app};
@@ -22,24 +23,24 @@ use poem::http::Method;
 use poem::test::{TestClient, TestResponse};
 use serde_json::{Value, json};
 
-use crate::fake::FakeService;
 use crate::fake_feed::FakeFeed;
 use crate::fake_health::FakeHealth;
+use crate::service::TestService;
 
 /// The collection path.
 const POINTS: &str = "/rest/v1/service/integration_points";
 
 type Client = TestClient<BoxEndpoint<'static>>;
 
-fn client(service: &FakeService) -> Client {
+fn client(service: &TestService) -> Client {
     client_with(service, ApiConfig::default())
 }
 
-fn client_with(service: &FakeService, config: ApiConfig) -> Client {
+fn client_with(service: &TestService, config: ApiConfig) -> Client {
     client_of_feed(service, &FakeFeed::default(), config)
 }
 
-fn client_of_feed(service: &FakeService, feed: &FakeFeed, config: ApiConfig) -> Client {
+fn client_of_feed(service: &TestService, feed: &FakeFeed, config: ApiConfig) -> Client {
     TestClient::new(app(
         service.clone(),
         feed.clone(),

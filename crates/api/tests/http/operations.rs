@@ -7,14 +7,14 @@ use poem::test::TestClient;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::fake::FakeService;
 use crate::fake_feed::FakeFeed;
 use crate::fake_health::{FakeHealth, UNREACHABLE_DETAIL, Verdict};
+use crate::service::TestService;
 use crate::{Client, POINTS, client, error, header, message, text};
 
 fn client_of(health: &FakeHealth) -> Client {
     TestClient::new(app(
-        FakeService::default(),
+        TestService::default(),
         FakeFeed::default(),
         health.clone(),
         ApiConfig::default(),
@@ -109,7 +109,7 @@ async fn probes_and_metrics_answer_other_methods_with_a_405_listing_get() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id_a_new_uuid_when_the_client_sent_none() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     for path in ["/health/live", POINTS, "/nope"] {
         let response = client.get(path).send().await;
 
@@ -121,7 +121,7 @@ async fn every_response_carries_a_request_id_a_new_uuid_when_the_client_sent_non
 
 #[tokio::test]
 async fn a_sane_client_request_id_is_echoed_and_any_other_replaced() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let cases = [
         ("req-42:a.b_c", true),
         ("has spaces", false),

@@ -4,11 +4,11 @@ use api::ApiConfig;
 use domain::integration_point::Count;
 use serde_json::{Value, json};
 
-use crate::fake::FakeService;
+use crate::service::TestService;
 use crate::{POINTS, client, client_with, create, error, field, header, ok_json};
 
-async fn with_codes(codes: &[&str]) -> (FakeService, crate::Client) {
-    let service = FakeService::default();
+async fn with_codes(codes: &[&str]) -> (TestService, crate::Client) {
+    let service = TestService::default();
     let client = client(&service);
     for code in codes {
         create(&client, json!({"code": code})).await;
@@ -67,7 +67,7 @@ async fn an_exact_total_is_not_marked_estimated() {
 
 #[tokio::test]
 async fn the_count_mode_reaches_the_service_with_the_configured_bound() {
-    let service = FakeService::default();
+    let service = TestService::default();
     let config = ApiConfig {
         exact_count_max: 7,
         ..ApiConfig::default()

@@ -5,7 +5,7 @@ use domain::integration_point::{Field, Page, SortDirection, SortKey};
 use poem::http::Method;
 use serde_json::json;
 
-use crate::fake::FakeService;
+use crate::service::TestService;
 use crate::{
     POINTS, client, client_with, create, error, field, header, item, message, ok_json, text,
 };
@@ -13,7 +13,7 @@ use crate::{
 #[tokio::test]
 async fn a_point_is_returned_with_its_etag() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     // Act
@@ -29,7 +29,7 @@ async fn a_point_is_returned_with_its_etag() {
 
 #[tokio::test]
 async fn a_point_is_returned_as_mask_and_flat_ask() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     let response = client
@@ -52,7 +52,7 @@ async fn a_current_if_none_match_answers_304_without_a_body() {
         "*",
     ] {
         // Arrange
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let created = create(&client, json!({"code": "ABCDE"})).await;
 
         // Act
@@ -74,7 +74,7 @@ async fn a_current_if_none_match_answers_304_without_a_body() {
 
 #[tokio::test]
 async fn a_stale_if_none_match_answers_the_point() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     let response = client
@@ -88,7 +88,7 @@ async fn a_stale_if_none_match_answers_the_point() {
 
 #[tokio::test]
 async fn head_answers_the_headers_of_get_without_a_body() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     let response = client.request(Method::HEAD, item(&created)).send().await;
@@ -103,7 +103,7 @@ async fn head_answers_the_headers_of_get_without_a_body() {
 
 #[tokio::test]
 async fn a_malformed_id_is_a_400_naming_id() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client.get(format!("{POINTS}/not-a-uuid")).send().await;
 
@@ -113,7 +113,7 @@ async fn a_malformed_id_is_a_400_naming_id() {
 
 #[tokio::test]
 async fn an_unknown_id_is_a_404() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client
         .get(format!("{POINTS}/b4680fbe-016c-d86f-1d6b-50e54938780c"))
@@ -127,7 +127,7 @@ async fn an_unknown_id_is_a_404() {
 #[tokio::test]
 async fn a_list_answers_the_page_and_the_total_count() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     for code in ["A", "B", "C"] {
         create(&client, json!({"code": code})).await;
     }
@@ -146,7 +146,7 @@ async fn a_list_answers_the_page_and_the_total_count() {
 #[tokio::test]
 async fn a_list_passes_the_parsed_query_to_the_service() {
     // Arrange
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
 
     // Act
@@ -174,7 +174,7 @@ async fn a_list_passes_the_parsed_query_to_the_service() {
 
 #[tokio::test]
 async fn the_default_limit_is_the_configured_maximum() {
-    let service = FakeService::default();
+    let service = TestService::default();
     let config = ApiConfig {
         max_limit: 50,
         ..ApiConfig::default()
@@ -203,7 +203,7 @@ async fn invalid_list_parameters_are_400s_naming_the_parameter() {
     ];
     for (query, parameter) in cases {
         // Arrange
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
 
         // Act
         let response = client.get(format!("{POINTS}?{query}")).send().await;
@@ -222,7 +222,7 @@ async fn invalid_list_parameters_are_400s_naming_the_parameter() {
 
 #[tokio::test]
 async fn a_parameter_error_reads_as_the_parameter_and_its_problem() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client.get(format!("{POINTS}?offset=-1")).send().await;
 
@@ -233,7 +233,7 @@ async fn a_parameter_error_reads_as_the_parameter_and_its_problem() {
 #[tokio::test]
 async fn mask_and_flat_are_checked_on_get_one_too() {
     for (query, parameter) in [("mask=nope", "mask"), ("flat=2", "flat")] {
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let created = create(&client, json!({"code": "ABCDE"})).await;
 
         let response = client

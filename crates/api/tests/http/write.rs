@@ -3,7 +3,7 @@
 use domain::integration_point::{IfMatch, PointId, Revision, Timestamp, Version};
 use serde_json::{Value, json};
 
-use crate::fake::{Failure, FakeService};
+use crate::service::{Failure, TestService};
 use crate::{POINTS, client, create, error, field, header, item, message, ok_json, text};
 
 fn revision(millis: i64, version: i64) -> Revision {
@@ -20,7 +20,7 @@ fn id(point: &Value) -> PointId {
 #[tokio::test]
 async fn a_patch_merges_and_answers_the_point_with_its_new_etag() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(
         &client,
         json!({"code": "ABCDE", "opts": {"comment": "keep"}}),
@@ -51,7 +51,7 @@ async fn a_patch_merges_and_answers_the_point_with_its_new_etag() {
 #[tokio::test]
 async fn patching_back_what_was_read_changes_nothing() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     // Act
@@ -81,7 +81,7 @@ async fn a_patch_of_a_read_only_field_is_a_400_naming_it() {
     ];
     for (patch, expected) in cases {
         // Arrange
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let created = create(&client, json!({"code": "ABCDE"})).await;
 
         // Act
@@ -107,7 +107,7 @@ async fn patch_body_errors_name_the_field_at_fault() {
         (json!({"url": "trapper.com"}), "url"),
     ];
     for (patch, expected) in cases {
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let created = create(&client, json!({"code": "ABCDE"})).await;
 
         let response = client.patch(item(&created)).body_json(&patch).send().await;
@@ -119,7 +119,7 @@ async fn patch_body_errors_name_the_field_at_fault() {
 
 #[tokio::test]
 async fn a_patch_to_a_taken_code_is_a_409() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     create(&client, json!({"code": "TAKEN"})).await;
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
@@ -135,14 +135,14 @@ async fn a_patch_to_a_taken_code_is_a_409() {
 
 #[tokio::test]
 async fn contention_is_a_409() {
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
     let created = create(&client, json!({"code": "ABCDE"})).await;
     service.fail_next(Failure::Contended);
 
     let response = client
         .patch(item(&created))
-        .body_json(&json!({}))
+        .body_json(&json!({"url": "http://other.example"}))
         .send()
         .await;
 
@@ -152,7 +152,7 @@ async fn contention_is_a_409() {
 
 #[tokio::test]
 async fn a_patch_body_must_be_json() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     let response = client
@@ -177,7 +177,7 @@ async fn if_match_reaches_the_service_as_the_revisions_it_names() {
     ];
     for (header_value, expected) in cases {
         // Arrange
-        let service = FakeService::default();
+        let service = TestService::default();
         let client = client(&service);
         let created = create(&client, json!({"code": "ABCDE"})).await;
         let request = client.patch(item(&created)).body_json(&json!({}));
@@ -198,7 +198,7 @@ async fn if_match_reaches_the_service_as_the_revisions_it_names() {
 async fn a_stale_or_weak_if_match_is_a_412_on_every_conditional_write() {
     for tag in [r#""1567000001000-2""#, r#"W/"1567000001000-1""#] {
         // Arrange
-        let client = client(&FakeService::default());
+        let client = client(&TestService::default());
         let created = create(&client, json!({"code": "ABCDE"})).await;
         let path = item(&created);
 
@@ -228,7 +228,7 @@ async fn a_stale_or_weak_if_match_is_a_412_on_every_conditional_write() {
 #[tokio::test]
 async fn a_delete_answers_204_without_a_body_and_the_point_is_gone() {
     // Arrange
-    let service = FakeService::default();
+    let service = TestService::default();
     let client = client(&service);
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
@@ -251,7 +251,7 @@ async fn a_delete_answers_204_without_a_body_and_the_point_is_gone() {
 
 #[tokio::test]
 async fn deleting_an_unknown_or_malformed_id_is_a_404_or_a_400() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let unknown = client
         .delete(format!("{POINTS}/b4680fbe-016c-d86f-1d6b-50e54938780c"))
@@ -266,7 +266,7 @@ async fn deleting_an_unknown_or_malformed_id_is_a_404_or_a_400() {
 #[tokio::test]
 async fn rotating_the_token_answers_the_point_with_a_new_token_and_etag() {
     // Arrange
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
     let created = create(&client, json!({"code": "ABCDE"})).await;
 
     // Act
@@ -282,12 +282,13 @@ async fn rotating_the_token_answers_the_point_with_a_new_token_and_etag() {
         Some(r#""1567000001000-2""#)
     );
     let rotated = ok_json(response).await;
-    assert_eq!(rotated, json!({"token_local": "f2".repeat(16)}));
+    // The second token the sequential generator hands out; create took the first.
+    assert_eq!(rotated, json!({"token_local": format!("{:032x}", 2)}));
 }
 
 #[tokio::test]
 async fn rotating_the_token_of_an_unknown_point_is_a_404() {
-    let client = client(&FakeService::default());
+    let client = client(&TestService::default());
 
     let response = client
         .post(format!(
