@@ -541,20 +541,63 @@ impl Filter {
             Filter::Not(f) => !f.matches(point),
         }
     }
+}
 
-    fn depth(&self) -> usize {
-        match self {
-            Filter::Condition(_) => 0,
-            Filter::And(fs) | Filter::Or(fs) => 1 + fs.iter().map(Filter::depth).max().unwrap_or(0),
-            Filter::Not(f) => 1 + f.depth(),
+/// What a filter may still spend while it is built: levels of logical nodes
+/// (`And`, `Or`, `Not`) and comparisons. Whoever builds a filter spends from
+/// one, so the limits are counted one way: the api's parser as it walks a
+/// JSON filter (a hostile one is stopped at the limit, not built in full),
+/// and [`ListQuery::new`] over a filter built any other way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilterBudget {
+    clauses: usize,
+}
+
+impl FilterBudget {
+    /// The level of a logical node placed under `enclosing` others (the root
+    /// is under none).
+    ///
+    /// # Errors
+    /// [`QueryError::TooDeep`] past [`MAX_FILTER_DEPTH`].
+    pub fn level_under(enclosing: usize) -> Result<usize, QueryError> {
+        let level = enclosing + 1;
+        if level > MAX_FILTER_DEPTH {
+            return Err(QueryError::TooDeep {
+                max: MAX_FILTER_DEPTH,
+            });
         }
+        Ok(level)
     }
 
-    fn clauses(&self) -> usize {
-        match self {
-            Filter::Condition(_) => 1,
-            Filter::And(fs) | Filter::Or(fs) => fs.iter().map(Filter::clauses).sum(),
-            Filter::Not(f) => f.clauses(),
+    /// Spends one comparison.
+    ///
+    /// # Errors
+    /// [`QueryError::TooManyClauses`] past [`MAX_FILTER_CLAUSES`].
+    pub fn spend_clause(&mut self) -> Result<(), QueryError> {
+        self.clauses += 1;
+        if self.clauses > MAX_FILTER_CLAUSES {
+            return Err(QueryError::TooManyClauses {
+                max: MAX_FILTER_CLAUSES,
+            });
+        }
+        Ok(())
+    }
+
+    /// Spends what `filter`, placed under `enclosing` logical nodes, costs.
+    ///
+    /// # Errors
+    /// [`QueryError::TooDeep`] or [`QueryError::TooManyClauses`].
+    pub fn spend(&mut self, filter: &Filter, enclosing: usize) -> Result<(), QueryError> {
+        match filter {
+            Filter::Condition(_) => self.spend_clause(),
+            Filter::And(filters) | Filter::Or(filters) => {
+                let level = Self::level_under(enclosing)?;
+                filters.iter().try_for_each(|f| self.spend(f, level))
+            }
+            Filter::Not(inner) => {
+                let level = Self::level_under(enclosing)?;
+                self.spend(inner, level)
+            }
         }
     }
 }
@@ -599,15 +642,25 @@ pub struct SortKey {
 pub struct Sort(Vec<SortKey>);
 
 impl Sort {
+    /// Whether an order of `count` keys is allowed: a parser may ask before it
+    /// reads the keys, so that a huge list costs nothing more.
+    ///
+    /// # Errors
+    /// [`QueryError::TooManySortKeys`] past [`MAX_SORT_KEYS`].
+    pub fn check_key_count(count: usize) -> Result<(), QueryError> {
+        if count > MAX_SORT_KEYS {
+            return Err(QueryError::TooManySortKeys { max: MAX_SORT_KEYS });
+        }
+        Ok(())
+    }
+
     /// Builds an order from the client's keys; no keys means the default order,
     /// `ext.ct` then `id`. A key repeated later is dropped: it cannot matter.
     ///
     /// # Errors
     /// [`QueryError::TooManySortKeys`] past [`MAX_SORT_KEYS`].
     pub fn new(keys: Vec<SortKey>) -> Result<Self, QueryError> {
-        if keys.len() > MAX_SORT_KEYS {
-            return Err(QueryError::TooManySortKeys { max: MAX_SORT_KEYS });
-        }
+        Self::check_key_count(keys.len())?;
         if keys.is_empty() {
             return Ok(Self::default());
         }
@@ -897,16 +950,7 @@ impl ListQuery {
     /// [`QueryError::TooDeep`] or [`QueryError::TooManyClauses`].
     pub fn new(filter: Option<Filter>, sort: Sort, page: Page) -> Result<Self, QueryError> {
         if let Some(filter) = &filter {
-            if filter.depth() > MAX_FILTER_DEPTH {
-                return Err(QueryError::TooDeep {
-                    max: MAX_FILTER_DEPTH,
-                });
-            }
-            if filter.clauses() > MAX_FILTER_CLAUSES {
-                return Err(QueryError::TooManyClauses {
-                    max: MAX_FILTER_CLAUSES,
-                });
-            }
+            FilterBudget::default().spend(filter, 0)?;
         }
         Ok(Self {
             filter,

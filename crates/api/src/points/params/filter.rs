@@ -3,11 +3,12 @@
 //! Inside a filter object, a key is a field path, a group (`opts`, `ext`)
 //! whose object holds member keys, or a logical operator (`$and`, `$or`,
 //! `$not`); inside a field's object, the keys are operators. The walk enforces
-//! the depth and clause limits as it goes, so that a hostile filter is stopped
-//! at the limit instead of being built in full and measured afterwards; it
-//! counts exactly as `ListQuery::new` does, so the two never disagree.
+//! the depth and clause limits as it goes, spending from the domain's
+//! `FilterBudget` (which `ListQuery::new` spends from too), so that a hostile
+//! filter is stopped at the limit instead of being built in full and measured
+//! afterwards.
 
-use domain::integration_point::query::{MAX_FILTER_CLAUSES, MAX_FILTER_DEPTH};
+use domain::integration_point::query::FilterBudget;
 use domain::integration_point::{
     Condition, Field, Filter, Group, Literal, LiteralOperand, Operator, QueryError, field_from_path,
 };
@@ -62,19 +63,14 @@ impl Logical {
 
 /// The level of a logical node placed under `enclosing` others, if allowed.
 fn level_under(enclosing: usize) -> Result<usize, QueryError> {
-    let level = enclosing + 1;
-    if level > MAX_FILTER_DEPTH {
-        return Err(QueryError::TooDeep {
-            max: MAX_FILTER_DEPTH,
-        });
-    }
-    Ok(level)
+    FilterBudget::level_under(enclosing)
 }
 
-/// Walks one filter, counting its comparisons across every level.
+/// Walks one filter, spending its levels and comparisons from the domain's
+/// budget as it goes.
 #[derive(Default)]
 struct Walker {
-    clauses: usize,
+    budget: FilterBudget,
 }
 
 impl Walker {
@@ -202,13 +198,7 @@ impl Walker {
     }
 
     fn push(&mut self, condition: Condition, out: &mut Vec<Filter>) -> Result<(), ParamError> {
-        self.clauses += 1;
-        if self.clauses > MAX_FILTER_CLAUSES {
-            return Err(QueryError::TooManyClauses {
-                max: MAX_FILTER_CLAUSES,
-            }
-            .into());
-        }
+        self.budget.spend_clause()?;
         out.push(Filter::Condition(condition));
         Ok(())
     }

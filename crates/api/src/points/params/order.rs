@@ -1,6 +1,5 @@
 //! The `order` parameter: a JSON array of sort keys, or a bare field path.
 
-use domain::integration_point::query::MAX_SORT_KEYS;
 use domain::integration_point::{QueryError, Sort, SortDirection, SortKey, field_from_path};
 use serde_json::Value;
 
@@ -31,9 +30,7 @@ pub(super) fn parse(raw: &str) -> Result<Sort, ParamError> {
         Err(error) => return Err(invalid_json("order", &error)),
     };
     // Checked before the items are looked at, so a huge array costs nothing more.
-    if items.len() > MAX_SORT_KEYS {
-        return Err(QueryError::TooManySortKeys { max: MAX_SORT_KEYS }.into());
-    }
+    Sort::check_key_count(items.len())?;
     let keys = items
         .into_iter()
         .map(sort_key)
@@ -76,6 +73,7 @@ fn sort_key(item: Value) -> Result<SortKey, ParamError> {
 #[cfg(test)]
 mod tests {
     use domain::integration_point::Field;
+    use domain::integration_point::query::MAX_SORT_KEYS;
     use proptest::prelude::*;
 
     use super::*;
