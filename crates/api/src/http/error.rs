@@ -13,8 +13,8 @@ use std::time::Duration;
 use domain::change_feed::ReadChangesError;
 use domain::health::HealthError;
 use domain::integration_point::{
-    CreatePointError, DeletePointError, Field, FieldError, GetPointError, ListPointsError,
-    LookupError, PatchPointError, PatchRejected, RotateTokenError, StoreError,
+    CreatePointError, DeletePointError, FieldError, GetPointError, ListPointsError, LookupError,
+    PatchPointError, PatchRejected, RotateTokenError, StoreError, UniqueField, WriteError,
 };
 use poem::error::{MethodNotAllowedError, NotFoundError, ResponseError};
 use poem::http::{HeaderValue, StatusCode, header};
@@ -55,10 +55,10 @@ pub(crate) enum ApiError {
     #[error("CORS preflight refused: {0}")]
     CorsRefused(String),
     /// 404: no point has the requested id.
-    #[error("integration point not found")]
+    #[error("{}", GetPointError::NotFound)]
     PointNotFound,
     /// 404: LOOKUP matched nothing. The body is fixed by the source document.
-    #[error("Lookup failed")]
+    #[error("{}", LookupError::NoMatch)]
     LookupFailed,
     /// 404: no route has this path.
     #[error("not found")]
@@ -71,12 +71,12 @@ pub(crate) enum ApiError {
         allow: Option<String>,
     },
     /// 409: another point already has this value of a unique field.
-    #[error("{}: already in use", .0.path())]
-    Conflict(Field),
+    #[error("{}", WriteError::Duplicate(*.0))]
+    Conflict(UniqueField),
     /// 409: concurrent writers kept winning the race for the point. It is a
     /// conflict with the resource's current state, not an outage (503), and
     /// the client may simply retry.
-    #[error("the integration point is being changed by others; retry")]
+    #[error("{}", PatchPointError::Contended)]
     Contended,
     /// 408: the client did not send a complete request head in time; sent by
     /// the connection itself, which then closes.
@@ -90,7 +90,7 @@ pub(crate) enum ApiError {
     #[error("changes after this revision are no longer retained; list again")]
     Gone,
     /// 412: `If-Match` names no current revision of the point.
-    #[error("the integration point has changed (If-Match does not match)")]
+    #[error("{}", PatchPointError::PreconditionFailed)]
     PreconditionFailed,
     /// 413: the request body exceeds the configured limit.
     #[error("the request body is larger than {limit} bytes")]
@@ -189,7 +189,7 @@ impl ApiError {
     pub(crate) fn body(&self) -> ErrorBody {
         let field = match self {
             Self::BadRequest { field, .. } => field.clone(),
-            Self::Conflict(field) => Some(field.path().to_owned()),
+            Self::Conflict(field) => Some(field.field().path().to_owned()),
             _ => None,
         };
         ErrorBody {
@@ -347,7 +347,7 @@ impl From<ReadChangesError> for ApiError {
 impl From<CreatePointError> for ApiError {
     fn from(error: CreatePointError) -> Self {
         match error {
-            CreatePointError::Conflict(field) => Self::Conflict(field.field()),
+            CreatePointError::Conflict(field) => Self::Conflict(field),
             CreatePointError::Store(error) => error.into(),
         }
     }
@@ -376,7 +376,7 @@ impl From<PatchPointError> for ApiError {
             PatchPointError::NotFound => Self::PointNotFound,
             PatchPointError::PreconditionFailed => Self::PreconditionFailed,
             PatchPointError::Rejected(rejected) => rejected.into(),
-            PatchPointError::Conflict(field) => Self::Conflict(field.field()),
+            PatchPointError::Conflict(field) => Self::Conflict(field),
             PatchPointError::Contended => Self::Contended,
             PatchPointError::Store(error) => error.into(),
         }
@@ -548,7 +548,7 @@ mod tests {
             ),
             (ApiError::PointNotFound, 1404),
             (ApiError::MethodNotAllowed { allow: None }, 1405),
-            (ApiError::Conflict(Field::Code), 1409),
+            (ApiError::Conflict(UniqueField::Code), 1409),
             (ApiError::PreconditionFailed, 1412),
             (ApiError::PayloadTooLarge { limit: 1 }, 1413),
             (ApiError::UnsupportedMediaType, 1415),

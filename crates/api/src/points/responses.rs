@@ -6,7 +6,7 @@ use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
-use domain::integration_point::Field;
+use domain::integration_point::UniqueField;
 
 use super::dto::{
     CreateIntegrationPointBody, IntegrationPointBody, LookupBody, PatchIntegrationPointBody,
@@ -196,7 +196,7 @@ impl Operation for Create {
         ErrorStatus::new(
             409,
             "The `code`, `id` or `token_local` is already in use; `error_details.field` names it.",
-            || ApiError::Conflict(Field::Code),
+            || ApiError::Conflict(UniqueField::Code),
         ),
         TOO_LARGE,
         NOT_JSON,
@@ -248,7 +248,7 @@ impl Operation for Patch {
             409,
             "The new `code` is already in use, or concurrent writers kept changing the point \
              (retry).",
-            || ApiError::Conflict(Field::Code),
+            || ApiError::Conflict(UniqueField::Code),
         ),
         PRECONDITION_FAILED,
         TOO_LARGE,

@@ -8,6 +8,12 @@ use super::model::PatchRejected;
 
 type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
+// The sentences several operations' errors share, each written once; the api
+// sends an error's own text, so these are what clients read.
+const NOT_FOUND: &str = "integration point not found";
+const PRECONDITION_FAILED: &str = "the integration point has changed (If-Match does not match)";
+const CONTENDED: &str = "the integration point is being changed by others; retry";
+
 /// A field whose values must be unique across points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UniqueField {
@@ -57,7 +63,7 @@ pub enum WriteError {
 #[derive(Debug, thiserror::Error)]
 pub enum CreatePointError {
     /// Another point already has this id, code or local token.
-    #[error("{}: already in use", .0.field().path())]
+    #[error("{}", WriteError::Duplicate(*.0))]
     Conflict(UniqueField),
     /// The store failed.
     #[error(transparent)]
@@ -68,7 +74,7 @@ pub enum CreatePointError {
 #[derive(Debug, thiserror::Error)]
 pub enum GetPointError {
     /// No point has this id.
-    #[error("integration point not found")]
+    #[error("{NOT_FOUND}")]
     NotFound,
     /// The store failed.
     #[error(transparent)]
@@ -87,19 +93,19 @@ pub enum ListPointsError {
 #[derive(Debug, thiserror::Error)]
 pub enum PatchPointError {
     /// No point has this id.
-    #[error("integration point not found")]
+    #[error("{NOT_FOUND}")]
     NotFound,
     /// `If-Match` did not match the current revision.
-    #[error("the integration point has changed (If-Match does not match)")]
+    #[error("{PRECONDITION_FAILED}")]
     PreconditionFailed,
     /// The patch tried to change a read-only field.
     #[error(transparent)]
     Rejected(#[from] PatchRejected),
     /// The new code is another point's.
-    #[error("{}: already in use", .0.field().path())]
+    #[error("{}", WriteError::Duplicate(*.0))]
     Conflict(UniqueField),
     /// Other writers kept winning the race for this point; the client may retry.
-    #[error("the integration point is being changed by others; retry")]
+    #[error("{CONTENDED}")]
     Contended,
     /// The store failed.
     #[error(transparent)]
@@ -110,10 +116,10 @@ pub enum PatchPointError {
 #[derive(Debug, thiserror::Error)]
 pub enum DeletePointError {
     /// No point has this id.
-    #[error("integration point not found")]
+    #[error("{NOT_FOUND}")]
     NotFound,
     /// `If-Match` did not match the current revision.
-    #[error("the integration point has changed (If-Match does not match)")]
+    #[error("{PRECONDITION_FAILED}")]
     PreconditionFailed,
     /// The store failed.
     #[error(transparent)]
@@ -135,13 +141,13 @@ pub enum LookupError {
 #[derive(Debug, thiserror::Error)]
 pub enum RotateTokenError {
     /// No point has this id.
-    #[error("integration point not found")]
+    #[error("{NOT_FOUND}")]
     NotFound,
     /// `If-Match` did not match the current revision.
-    #[error("the integration point has changed (If-Match does not match)")]
+    #[error("{PRECONDITION_FAILED}")]
     PreconditionFailed,
     /// Other writers kept winning the race for this point; the client may retry.
-    #[error("the integration point is being changed by others; retry")]
+    #[error("{CONTENDED}")]
     Contended,
     /// The store failed.
     #[error(transparent)]
