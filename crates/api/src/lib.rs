@@ -100,6 +100,9 @@ impl ApiConfig {
 
 /// The defaults, with [`Access::Open`]: what a service on loopback without
 /// keys runs with.
+///
+/// The binary's `config/default.toml` states them too (it is what operators
+/// read and override); a test of the binary checks that the two agree.
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {

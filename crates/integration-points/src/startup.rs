@@ -442,3 +442,18 @@ pub async fn shutdown_signal() -> Stop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `config/default.toml` is what the binary runs with, and
+    /// `ApiConfig::default()` what the api's own tests run with; both must
+    /// stay, so they must say the same.
+    #[test]
+    fn the_compiled_in_defaults_are_the_apis_defaults() {
+        let settings = Settings::defaults().expect("the compiled-in defaults load");
+
+        assert_eq!(api_config(&settings), ApiConfig::default());
+    }
+}

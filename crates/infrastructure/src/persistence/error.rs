@@ -78,6 +78,11 @@ pub(crate) fn write_error(operation: &'static str, error: &DbErr) -> WriteError 
 /// constraint "ux_integration_points_code"`); SQLite names the column
 /// (`UNIQUE constraint failed: integration_points.code`). The names are matched
 /// whole, so no index name can be mistaken for another that shares a word.
+///
+/// The names are the ones the first migration gives, which is frozen, so they
+/// are not imported from it; the repository test
+/// `inserting_a_taken_id_code_or_local_token_is_a_duplicate_naming_the_field`
+/// checks them against the migrated schema on both backends.
 fn unique_field(message: &str) -> Option<UniqueField> {
     let name = message
         .split('"')
