@@ -92,6 +92,18 @@ pub fn postgres_listen_url(url: &str) -> String {
     std::env::var("TEST_DATABASE_LISTEN_URL").unwrap_or_else(|_| url.to_owned())
 }
 
+/// `url`, a test database URL whose user is `postgres`, with `password` in
+/// it: trust authentication ignores the password, which lets it stand for a
+/// real one in tests that check it never shows.
+pub fn with_password(url: &str, password: &str) -> String {
+    let url = url.replacen("://postgres@", &format!("://postgres:{password}@"), 1);
+    assert!(
+        url.contains(password),
+        "the test URL names user postgres: {url}"
+    );
+    url
+}
+
 /// Settings for a test service on `backend`, or `None` when PostgreSQL is not available.
 pub fn test_settings(backend: Backend) -> Option<(Settings, Option<PathBuf>)> {
     let mut settings =

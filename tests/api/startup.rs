@@ -28,15 +28,7 @@ fn unused_address() -> SocketAddr {
 /// and its schema; `None` without PostgreSQL.
 fn postgres_at(address: SocketAddr) -> Option<(String, String, SocketAddr)> {
     let (settings, _) = helpers::test_settings(Backend::Postgres)?;
-    let url =
-        settings
-            .database
-            .url
-            .replacen("://postgres@", &format!("://postgres:{DB_PASSWORD}@"), 1);
-    assert!(
-        url.contains(DB_PASSWORD),
-        "the test URL names user postgres"
-    );
+    let url = helpers::with_password(&settings.database.url, DB_PASSWORD);
     let upstream = upstream_of(&url);
     Some((redirect(&url, address), settings.database.schema, upstream))
 }

@@ -624,12 +624,8 @@ mod tests {
             direction: SortDirection::Desc,
         }])
         .expect("valid sort");
-        let query = ListQuery::new(None, sort, Page::new(20, 10, 1000).expect("valid page"))
-            .expect("valid query");
 
-        let sql = page(&query, DbBackend::Sqlite)
-            .build(DbBackend::Sqlite)
-            .to_string();
+        let sql = page_sql(None, sort, 20);
 
         assert!(
             sql.ends_with(
@@ -663,7 +659,19 @@ mod tests {
             .expect("valid query")
             .after(cursor)
             .expect("same order");
-        page(&query, DbBackend::Sqlite)
+        sqlite_text(&query)
+    }
+
+    /// The SQLite text of a page of 10 points from `offset` of `filter` in
+    /// the order `sort`.
+    fn page_sql(filter: Option<Filter>, sort: Sort, offset: u64) -> String {
+        let page = Page::new(offset, 10, 1000).expect("valid page");
+        sqlite_text(&ListQuery::new(filter, sort, page).expect("valid query"))
+    }
+
+    /// The SQLite text of the page of `query`.
+    fn sqlite_text(query: &ListQuery) -> String {
+        page(query, DbBackend::Sqlite)
             .build(DbBackend::Sqlite)
             .to_string()
     }
@@ -682,12 +690,8 @@ mod tests {
             key(Field::OptsTitle, SortDirection::Asc),
         ])
         .expect("valid sort");
-        let query = ListQuery::new(None, sort, Page::new(0, 10, 1000).expect("valid page"))
-            .expect("valid query");
 
-        let sql = page(&query, DbBackend::Sqlite)
-            .build(DbBackend::Sqlite)
-            .to_string();
+        let sql = page_sql(None, sort, 0);
 
         assert!(
             sql.ends_with(
