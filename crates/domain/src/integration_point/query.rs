@@ -436,12 +436,25 @@ pub fn field_value(point: &IntegrationPoint, field: Field) -> Value {
 /// Orders two values of one field: text by code point (byte order of UTF-8),
 /// ids by their bytes, instants in time, `false` before `true`.
 pub fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
-    match (a, b) {
-        (Value::Id(a), Value::Id(b)) => Some(a.cmp(b)),
-        (Value::Text(a), Value::Text(b)) => Some(a.as_str().as_bytes().cmp(b.as_str().as_bytes())),
-        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
-        (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
-        _ => None,
+    // By the first value's kind without a catch-all, so that a new kind is
+    // named here rather than silently left unordered.
+    match a {
+        Value::Id(a) => match b {
+            Value::Id(b) => Some(a.cmp(b)),
+            Value::Text(_) | Value::Bool(_) | Value::Timestamp(_) => None,
+        },
+        Value::Text(a) => match b {
+            Value::Text(b) => Some(a.as_str().as_bytes().cmp(b.as_str().as_bytes())),
+            Value::Id(_) | Value::Bool(_) | Value::Timestamp(_) => None,
+        },
+        Value::Bool(a) => match b {
+            Value::Bool(b) => Some(a.cmp(b)),
+            Value::Id(_) | Value::Text(_) | Value::Timestamp(_) => None,
+        },
+        Value::Timestamp(a) => match b {
+            Value::Timestamp(b) => Some(a.cmp(b)),
+            Value::Id(_) | Value::Text(_) | Value::Bool(_) => None,
+        },
     }
 }
 
