@@ -150,6 +150,7 @@ mod tests {
         TokenRemote, Url, Version,
     };
     use proptest::prelude::*;
+    use serde_json::json;
 
     use super::*;
 
@@ -193,15 +194,32 @@ mod tests {
         // Arrange
         let point = example_point();
 
-        // Act
-        let json = serde_json::to_string(&PointView {
-            point: &point,
-            view: View::default(),
-        })
-        .expect("serialisable");
+        // Act: the fields the contract's example shows (a frozen record, like
+        // a migration: fields added since show in the tests below).
+        let json = render(&point, EXAMPLE_FIELDS, false);
 
         // Assert
         assert_eq!(json, EXAMPLE);
+    }
+
+    /// The fields of [`EXAMPLE`].
+    const EXAMPLE_FIELDS: &str = "id,code,type,token_local,token_remote,token_remote2,url,\
+        recv_svcscriptcode,recv_svcscriptcode_ws,send_svcscriptcode,send_svcscriptcode_ws,\
+        opts.title,opts.comment,opts.allow_files_api,opts.issync,ext.ct,ext.lwt";
+
+    /// Where each key starts in `json`, in the order given; a key missing
+    /// fails with its name.
+    fn positions(json: &str, keys: impl IntoIterator<Item = &'static str>) -> Vec<usize> {
+        keys.into_iter()
+            .map(|key| {
+                json.find(&format!("\"{key}\":"))
+                    .unwrap_or_else(|| panic!("{key} missing in {json}"))
+            })
+            .collect()
+    }
+
+    fn in_order(positions: &[usize]) -> bool {
+        positions.windows(2).all(|pair| pair[0] < pair[1])
     }
 
     #[test]
@@ -229,19 +247,38 @@ mod tests {
         // Act
         let json = render(&point, "", false);
 
-        // Assert
-        let expected = format!(
-            concat!(
-                r#"{{"id":"b4680fbe-016c-d86f-1d6b-50e54938780c","code":"C","type":"telegram","#,
-                r#""token_local":"{token}","token_remote":"r1","token_remote2":"r2","url":"","#,
-                r#""recv_svcscriptcode":"","recv_svcscriptcode_ws":"rw","send_svcscriptcode":"","#,
-                r#""send_svcscriptcode_ws":"sw","#,
-                r#""opts":{{"title":"T","comment":"K","allow_files_api":true,"issync":true}},"#,
-                r#""ext":{{"ct":"2019-08-28T13:46:40.000Z","lwt":"2019-08-28T13:46:40.001Z"}}}}"#,
-            ),
-            token = "ab".repeat(16)
+        // Assert: one arm per field, so a new field is named here.
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        for field in Field::ALL {
+            let expected = match field {
+                Field::Id => json!("b4680fbe-016c-d86f-1d6b-50e54938780c"),
+                Field::Code => json!("C"),
+                Field::Type => json!("telegram"),
+                Field::TokenLocal => json!("ab".repeat(16)),
+                Field::TokenRemote => json!("r1"),
+                Field::TokenRemote2 => json!("r2"),
+                Field::Url | Field::RecvSvcscriptcode | Field::SendSvcscriptcode => json!(""),
+                Field::RecvSvcscriptcodeWs => json!("rw"),
+                Field::SendSvcscriptcodeWs => json!("sw"),
+                Field::OptsTitle => json!("T"),
+                Field::OptsComment => json!("K"),
+                Field::OptsAllowFilesApi | Field::OptsIssync => json!(true),
+                Field::ExtCt => json!("2019-08-28T13:46:40.000Z"),
+                Field::ExtLwt => json!("2019-08-28T13:46:40.001Z"),
+            };
+            let pointer = format!("/{}", field.path().replace('.', "/"));
+            assert_eq!(value.pointer(&pointer), Some(&expected), "{}", field.path());
+        }
+        let top = nested_entries().map(|entry| match entry {
+            Entry::Field(field) => field.key(),
+            Entry::Group(group) => group.name(),
+        });
+        assert!(
+            in_order(&positions(&json, top)),
+            "the table's order: {json}"
         );
-        assert_eq!(json, expected);
+        let keys = value.as_object().map(|o| o.len());
+        assert_eq!(keys, Some(nested_entries().count()), "no other key: {json}");
     }
 
     #[test]
@@ -287,26 +324,39 @@ mod tests {
     #[test]
     fn a_masked_group_shows_all_its_members() {
         let json = render(&example_point(), "opts", false);
-        assert_eq!(
-            json,
-            r#"{"opts":{"title":"","comment":"","allow_files_api":false,"issync":false}}"#
-        );
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let full: serde_json::Value =
+            serde_json::from_str(&render(&example_point(), "", false)).expect("JSON");
+
+        assert_eq!(value, json!({"opts": full["opts"]}));
+        assert!(json.starts_with(r#"{"opts":{"title":"#), "{json}");
+        assert!(in_order(&positions(
+            &json,
+            Group::Opts.fields().map(Field::key)
+        )));
     }
 
     #[test]
     fn flat_turns_group_members_into_dotted_keys() {
         let json = render(&example_point(), "", true);
-        let expected = EXAMPLE
-            .replace(
-                r#""opts":{"title":"","comment":"","allow_files_api":false,"issync":false}"#,
-                r#""opts.title":"","opts.comment":"","opts.allow_files_api":false,"opts.issync":false"#,
-            )
-            .replace(
-                r#""ext":{"ct":"2019-08-28T13:34:16.427Z","lwt":"2019-08-28T13:34:16.427Z"}"#,
-                r#""ext.ct":"2019-08-28T13:34:16.427Z","ext.lwt":"2019-08-28T13:34:16.427Z""#,
+        let flat: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        let nested: serde_json::Value =
+            serde_json::from_str(&render(&example_point(), "", false)).expect("JSON");
+
+        for field in Field::ALL {
+            let pointer = format!("/{}", field.path().replace('.', "/"));
+            assert_eq!(
+                Some(&flat[field.path()]),
+                nested.pointer(&pointer),
+                "{}",
+                field.path()
             );
-        assert_ne!(expected, EXAMPLE, "both groups were replaced");
-        assert_eq!(json, expected);
+        }
+        assert_eq!(flat.as_object().map(|o| o.len()), Some(Field::ALL.len()));
+        assert!(
+            in_order(&positions(&json, Field::ALL.map(Field::path))),
+            "{json}"
+        );
     }
 
     #[test]

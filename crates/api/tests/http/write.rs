@@ -4,7 +4,9 @@ use domain::integration_point::{IfMatch, PointId, Revision, Timestamp, Version};
 use serde_json::{Value, json};
 
 use crate::service::{Failure, TestService};
-use crate::{POINTS, client, create, error, field, header, item, message, ok_json, text};
+use crate::{
+    POINTS, client, create, error, field, header, item, message, ok_json, text, with_defaults,
+};
 
 fn revision(millis: i64, version: i64) -> Revision {
     Revision {
@@ -42,7 +44,7 @@ async fn a_patch_merges_and_answers_the_point_with_its_new_etag() {
     let patched = ok_json(response).await;
     assert_eq!(
         patched["opts"],
-        json!({"title": "x", "comment": "keep", "allow_files_api": false, "issync": false})
+        with_defaults(json!({"opts": {"title": "x", "comment": "keep"}}))["opts"]
     );
     assert_eq!(patched["code"], "ABCDE");
     assert_eq!(patched["ext"]["lwt"], "2019-08-28T13:46:42.000Z");
