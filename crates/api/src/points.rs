@@ -16,8 +16,8 @@ pub(crate) mod routes;
 pub mod transfer;
 
 use domain::integration_point::{
-    Count, CountMode, IntegrationPoint, IntegrationPointService, ListQuery, Mask, Page, PointId,
-    QueryError, Total,
+    Count, CountMode, IntegrationPoint, IntegrationPointService, ListQuery, Mask, Page, QueryError,
+    Total,
 };
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -34,7 +34,7 @@ use self::responses::{
 use crate::http::error::{ApiError, OperationError};
 use crate::http::payload::JsonBody;
 use crate::points::params::{
-    AfterParam, CountParam, FilterParam, FlatParam, MaskParam, OrderParam, cursor,
+    AfterParam, CountParam, FilterParam, FlatParam, MaskParam, OrderParam, cursor, point_id,
 };
 use crate::points::render::{ListView, PointView, View};
 
@@ -319,11 +319,6 @@ impl<S: IntegrationPointService> PointsApi<S> {
             etag::etag(point.revision()),
         ))
     }
-}
-
-/// Parses the `{id}` path segment; a malformed id is a 400, not a 404.
-fn point_id(raw: &str) -> Result<PointId, ApiError> {
-    PointId::parse(raw).map_err(|error| ApiError::invalid("id", format!("id: {error}")))
 }
 
 /// The `Link` to the page after the one `query` (the request's query

@@ -6,6 +6,9 @@ pub mod errors;
 pub mod model;
 pub mod ports;
 
-pub use errors::{ChangesRequestError, CursorError, ReadChangesError, WatchError};
-pub use model::{Change, ChangeOp, ChangePage, ChangesRequest, Cursor, FeedProgress};
+pub use errors::{ReadChangesError, WatchError};
+pub use model::{
+    Change, ChangeOp, ChangePage, ChangesRequest, ChangesRequestError, Cursor, CursorError,
+    FeedProgress,
+};
 pub use ports::{ChangeFeedService, ChangeLog, ChangeWakeups, ChangeWatch, Wakeup};

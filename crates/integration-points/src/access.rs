@@ -13,7 +13,7 @@ use api::{Access, ApiKey, KeyDigest, KeyError, KeyRing, Scope};
 use serde::de::{self, SeqAccess, Visitor, value::SeqAccessDeserializer};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::configuration::{Choice, choice_list};
+use crate::choice::{Choice, choice_list};
 
 /// The `[auth]` settings: who may call the API.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

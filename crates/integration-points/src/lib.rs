@@ -2,6 +2,7 @@
 //! and the wiring of the layers. `main.rs` only parses the command line.
 
 pub mod access;
+mod choice;
 pub mod cli;
 pub mod configuration;
 pub mod healthcheck;

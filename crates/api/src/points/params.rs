@@ -1,5 +1,5 @@
 //! Query parameters of the read operations: `filter`, `order`, `mask` and `flat`
-//! (contract §3), as poem-openapi parameter types.
+//! (contract §3), as poem-openapi parameter types; and the `{id}` path segment.
 //!
 //! Each type parses what a client wrote into the domain's typed query, through
 //! the domain's constructors, so the rules live in one place; here we only
@@ -19,11 +19,18 @@ use domain::integration_point::query::{
     MAX_FILTER_CLAUSES, MAX_FILTER_DEPTH, MAX_LIST_ITEMS, MAX_SORT_KEYS,
 };
 use domain::integration_point::{
-    CountMode, Cursor, Field, Filter, Group, Mask, Operator, QueryError, Sort,
+    CountMode, Cursor, Field, Filter, Group, Mask, Operator, PointId, QueryError, Sort,
 };
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, Type};
 use serde_json::Value;
+
+use crate::http::error::ApiError;
+
+/// Parses the `{id}` path segment; a malformed id is a 400, not a 404.
+pub(crate) fn point_id(raw: &str) -> Result<PointId, ApiError> {
+    PointId::parse(raw).map_err(|error| ApiError::invalid("id", format!("id: {error}")))
+}
 
 /// `filter`: a JSON object of clauses, ANDed; `None` when it has none (`{}`).
 #[derive(Debug, Clone, PartialEq, Eq)]

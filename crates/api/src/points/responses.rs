@@ -11,7 +11,7 @@ use domain::integration_point::UniqueField;
 use super::dto::{
     CreateIntegrationPointBody, IntegrationPointBody, LookupBody, PatchIntegrationPointBody,
 };
-use super::point_id;
+use super::params::point_id;
 use crate::http::error::{ApiError, ErrorStatus, Operation};
 use crate::http::payload::{DEFAULT_BODY_LIMIT, JsonBytes, parse};
 use crate::points::params::FilterParam;

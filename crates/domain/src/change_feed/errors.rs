@@ -1,33 +1,9 @@
-//! Errors of the change feed's ports.
+//! Errors of the change feed's ports. (The errors of its values' constructors
+//! are with the values, in `model`.)
 
 use crate::integration_point::StoreError;
 
 use super::model::Cursor;
-
-/// A cursor that no feed handed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("not a revision this feed handed out")]
-pub struct CursorError;
-
-/// A reader's request breaks a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ChangesRequestError {
-    /// `limit` was 0.
-    #[error("limit: must be at least 1")]
-    LimitZero,
-    /// `limit` was above the configured maximum.
-    #[error("limit: must be at most {max}")]
-    LimitTooLarge {
-        /// The maximum.
-        max: u64,
-    },
-    /// `wait` was above the longest allowed.
-    #[error("wait: must be at most {max_seconds} seconds")]
-    WaitTooLong {
-        /// The longest wait, in seconds.
-        max_seconds: u64,
-    },
-}
 
 /// Why changes could not be read.
 #[derive(Debug, thiserror::Error)]

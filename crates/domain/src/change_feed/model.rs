@@ -5,8 +5,32 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::errors::{ChangesRequestError, CursorError};
 use crate::integration_point::{IntegrationPoint, PointId, Timestamp, Version};
+
+/// A cursor that no feed handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a revision this feed handed out")]
+pub struct CursorError;
+
+/// A reader's request breaks a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChangesRequestError {
+    /// `limit` was 0.
+    #[error("limit: must be at least 1")]
+    LimitZero,
+    /// `limit` was above the configured maximum.
+    #[error("limit: must be at most {max}")]
+    LimitTooLarge {
+        /// The maximum.
+        max: u64,
+    },
+    /// `wait` was above the longest allowed.
+    #[error("wait: must be at most {max_seconds} seconds")]
+    WaitTooLong {
+        /// The longest wait, in seconds.
+        max_seconds: u64,
+    },
+}
 
 /// A position in the feed (`revision` in the contract), opaque to clients.
 ///

@@ -429,7 +429,9 @@ impl Database {
     pub fn listen_for_changes(&self, url: &str) -> Result<Option<ChangeListener>, ConnectError> {
         match self.pool.backend() {
             sea_orm::DbBackend::Postgres => {
-                wakeups::listen(url, self.schema.as_deref(), self.signal.clone()).map(Some)
+                wakeups::listen(url, self.schema.as_deref(), self.signal.clone())
+                    .map(Some)
+                    .map_err(ConnectError::InvalidUrl)
             }
             _ => Ok(None),
         }

@@ -18,8 +18,6 @@ use sea_orm::sqlx::{self, ConnectOptions as _};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::connect::ConnectError;
-
 /// The channel the trigger notifies; the payload is the schema written.
 const CHANNEL: &str = "point_changes";
 
@@ -118,15 +116,13 @@ impl Drop for ChangeListener {
 /// connection is lost, and raises a re-check each time it is back.
 ///
 /// # Errors
-/// [`ConnectError::InvalidUrl`] when `url` is not a PostgreSQL URL.
+/// The parser's error when `url` is not a PostgreSQL URL.
 pub(crate) fn listen(
     url: &str,
     schema: Option<&str>,
     signal: ChangeSignal,
-) -> Result<ChangeListener, ConnectError> {
-    let mut options = PgConnectOptions::from_str(url)
-        .map_err(ConnectError::InvalidUrl)?
-        .disable_statement_logging();
+) -> Result<ChangeListener, sqlx::Error> {
+    let mut options = PgConnectOptions::from_str(url)?.disable_statement_logging();
     if let Some(schema) = schema {
         options = options.options([("search_path", schema)]);
     }
