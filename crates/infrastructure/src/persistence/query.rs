@@ -479,6 +479,13 @@ mod tests {
 
     use super::*;
 
+    /// Asserts that `sql` ends with `tail`, showing the whole statement when
+    /// it does not.
+    #[track_caller]
+    fn assert_ends_with(sql: &str, tail: &str) {
+        assert!(sql.ends_with(tail), "{sql}\ndoes not end with\n{tail}");
+    }
+
     #[test]
     fn every_column_but_the_version_stores_exactly_one_field_of_its_kind() {
         use domain::integration_point::FieldKind;
@@ -551,24 +558,15 @@ mod tests {
     fn like_escapes_with_a_backslash_on_both_backends() {
         let (postgres, sqlite) = sql(&text(Field::Code, Operator::Like, "a%"));
 
-        assert!(
-            postgres.ends_with(r#""code" LIKE 'a%' ESCAPE E'\\'"#),
-            "{postgres}"
-        );
-        assert!(
-            sqlite.ends_with(r#""code" LIKE 'a%' ESCAPE '\'"#),
-            "{sqlite}"
-        );
+        assert_ends_with(&postgres, r#""code" LIKE 'a%' ESCAPE E'\\'"#);
+        assert_ends_with(&sqlite, r#""code" LIKE 'a%' ESCAPE '\'"#);
     }
 
     #[test]
     fn ilike_lowers_the_column_and_folds_the_pattern_to_ascii_lowercase() {
         let (_, sqlite) = sql(&text(Field::Code, Operator::Ilike, "AbÉ%"));
 
-        assert!(
-            sqlite.ends_with(r#"LOWER("code") LIKE 'abÉ%' ESCAPE '\'"#),
-            "{sqlite}"
-        );
+        assert_ends_with(&sqlite, r#"LOWER("code") LIKE 'abÉ%' ESCAPE '\'"#);
     }
 
     #[test]
@@ -576,8 +574,8 @@ mod tests {
         let (_, in_empty) = sql(&list(Field::Code, Operator::In, &[]));
         let (_, nin_empty) = sql(&list(Field::Code, Operator::Nin, &[]));
 
-        assert!(in_empty.ends_with("WHERE FALSE"), "{in_empty}");
-        assert!(nin_empty.ends_with("WHERE TRUE"), "{nin_empty}");
+        assert_ends_with(&in_empty, "WHERE FALSE");
+        assert_ends_with(&nin_empty, "WHERE TRUE");
     }
 
     #[test]
@@ -592,11 +590,9 @@ mod tests {
 
         let (_, sqlite) = sql(&filter);
 
-        assert!(
-            sqlite.ends_with(
-                r#"WHERE ("code" = 'a' OR "code" = 'b') AND (NOT ("type" = 'c' AND "code" = 'a'))"#
-            ),
-            "{sqlite}"
+        assert_ends_with(
+            &sqlite,
+            r#"WHERE ("code" = 'a' OR "code" = 'b') AND (NOT ("type" = 'c' AND "code" = 'a'))"#,
         );
     }
 
@@ -627,11 +623,9 @@ mod tests {
 
         let sql = page_sql(None, sort, 20);
 
-        assert!(
-            sql.ends_with(
-                r#"ORDER BY "integration_points"."lwt" DESC, "integration_points"."id" ASC LIMIT 10 OFFSET 20"#
-            ),
-            "{sql}"
+        assert_ends_with(
+            &sql,
+            r#"ORDER BY "integration_points"."lwt" DESC, "integration_points"."id" ASC LIMIT 10 OFFSET 20"#,
         );
     }
 
@@ -693,11 +687,9 @@ mod tests {
 
         let sql = page_sql(None, sort, 0);
 
-        assert!(
-            sql.ends_with(
-                r#"ORDER BY "integration_points"."type" ASC, "integration_points"."code" DESC LIMIT 10 OFFSET 0"#
-            ),
-            "{sql}"
+        assert_ends_with(
+            &sql,
+            r#"ORDER BY "integration_points"."type" ASC, "integration_points"."code" DESC LIMIT 10 OFFSET 0"#,
         );
     }
 
@@ -764,17 +756,12 @@ mod tests {
     fn like_with_a_fixed_prefix_also_bounds_the_range_of_the_prefix() {
         let (_, sqlite) = sql(&text(Field::Code, Operator::Like, r"a\%b%c"));
 
-        assert!(
-            sqlite.ends_with(
-                r#"WHERE "code" >= 'a%b' AND "code" < 'a%c' AND "code" LIKE 'a\%b%c' ESCAPE '\'"#
-            ),
-            "{sqlite}"
+        assert_ends_with(
+            &sqlite,
+            r#"WHERE "code" >= 'a%b' AND "code" < 'a%c' AND "code" LIKE 'a\%b%c' ESCAPE '\'"#,
         );
         let (_, open) = sql(&text(Field::Code, Operator::Like, "%b"));
-        assert!(
-            open.ends_with(r#"WHERE "code" LIKE '%b' ESCAPE '\'"#),
-            "{open}"
-        );
+        assert_ends_with(&open, r#"WHERE "code" LIKE '%b' ESCAPE '\'"#);
     }
 
     #[test]
