@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The change feed's cost on the write path, A/B in one run: the same release
 # binary on PostgreSQL (database ip_feed_bench), wrk's patch and create
-# workloads (bench/lua) with the feed's trigger in place, then dropped, then in
-# place again, then dropped again; prints req/s and p99 of each round.
+# workloads (bench/lua) with the feed's triggers in place, then dropped, then in
+# place again, then dropped again; prints req/s and p99 of each round. With the
+# triggers dropped the service still sends its after-commit notifications
+# (one per burst of writes), so "without" carries that part of the feed's cost.
 #
 #   flock /work/bench.lock bench/feed_ab.sh target/release/integration-points
 #
@@ -25,12 +27,19 @@ run() { # workload label
     "http://127.0.0.1:$PORT" 2>&1 | awk -v w="$1" -v l="$2" \
     '/Requests\/sec/ {rps=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF} END {printf "| %s | %s | %.0f | %s | %s |\n", w, l, rps, p99, bad+0}'
 }
+# The feed's statement triggers (migration m20261129_000002), one per event.
+TRIGGERS=("record_point_creates INSERT NEW create" "record_point_updates UPDATE NEW update"
+  "record_point_deletes DELETE OLD delete")
 trigger() {
-  if [ "$1" = on ]; then
-    "${PSQL[@]}" -d ip_feed_bench -c "CREATE TRIGGER record_point_change AFTER INSERT OR UPDATE OR DELETE ON integration_points FOR EACH ROW EXECUTE FUNCTION record_point_change()" >/dev/null
-  else
-    "${PSQL[@]}" -d ip_feed_bench -c "DROP TRIGGER record_point_change ON integration_points" >/dev/null
-  fi
+  local spec name event table op
+  for spec in "${TRIGGERS[@]}"; do
+    read -r name event table op <<<"$spec"
+    if [ "$1" = on ]; then
+      "${PSQL[@]}" -d ip_feed_bench -c "CREATE TRIGGER $name AFTER $event ON integration_points REFERENCING $table TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION record_point_changes('$op')" >/dev/null
+    else
+      "${PSQL[@]}" -d ip_feed_bench -c "DROP TRIGGER $name ON integration_points" >/dev/null
+    fi
+  done
 }
 export LUA_PATH="bench/lua/?.lua;;"
 echo "| workload | feed | req/s | p99 | non-2xx |"

@@ -15,6 +15,7 @@ use sea_orm_migration::{MigrationTrait, async_trait};
 mod m20261127_000001_create_integration_points;
 mod m20261127_000002_index_common_queries;
 mod m20261129_000001_create_point_changes;
+mod m20261129_000002_record_point_changes_per_statement;
 
 /// Every migration of the database, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_integration_points::Migration),
             Box::new(m20261127_000002_index_common_queries::Migration),
             Box::new(m20261129_000001_create_point_changes::Migration),
+            Box::new(m20261129_000002_record_point_changes_per_statement::Migration),
         ]
     }
 }

@@ -7,10 +7,11 @@ use domain::change_feed::{
     Change, ChangeLog, ChangeOp, ChangeWakeups, Cursor, ReadChangesError, Wakeup,
 };
 use domain::integration_point::{
-    IntegrationPointRepository, ListQuery, Page, Sort, Timestamp, Version, WriteOutcome,
+    ExistingPoints, IntegrationPointRepository, ListQuery, Page, PointArchive, Sort, Timestamp,
+    Version, WriteOutcome,
 };
 use infrastructure::SeaOrmChangeLog;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::support::{Backend, TestDb, point, spec};
 
@@ -366,6 +367,214 @@ async fn postgres_withholds_changes_behind_a_write_still_in_flight() {
             .filter_map(|c| c.point().map(|p| p.attributes().code.as_str().to_owned()))
             .collect();
         assert_eq!(codes, ["SLOW", "QUICK"]);
+    })
+    .await;
+}
+
+on_both_backends!(an_import_batch_records_one_change_per_point_in_the_batch_order);
+async fn an_import_batch_records_one_change_per_point_in_the_batch_order(db: TestDb) {
+    // Arrange: one point stored before, then a batch that replaces it among
+    // new ones, each batch written by one statement.
+    let log = SeaOrmChangeLog::new(&db.database);
+    let kept = point("KEPT");
+    db.repository
+        .store_all(std::slice::from_ref(&kept), ExistingPoints::Skip)
+        .await
+        .expect("store");
+    let head = read_all(&log, None, 10, 1).await[0].cursor();
+    let fresh: Vec<_> = (0..5).map(|i| point(&format!("NEW{i}"))).collect();
+    let replaced = spec("KEPT2")
+        .id(kept.id())
+        .token(kept.token_local().clone())
+        .version(2)
+        .build();
+
+    // Act
+    db.repository
+        .store_all(&fresh, ExistingPoints::Skip)
+        .await
+        .expect("store new points");
+    db.repository
+        .store_all(&[replaced.clone(), point("LAST")], ExistingPoints::Replace)
+        .await
+        .expect("store with replace");
+
+    // Assert: the new points in the order of their statement's rows, each
+    // once; then the replacement as an update, and the new one as a create.
+    let changes = read_all(&log, Some(head), 3, 7).await;
+    let creates: Vec<_> = changes[..5].iter().map(|c| (c.op(), c.id())).collect();
+    let expected: Vec<_> = fresh.iter().map(|p| (ChangeOp::Create, p.id())).collect();
+    assert_eq!(creates, expected);
+    let mut last: Vec<_> = changes[5..]
+        .iter()
+        .map(|c| (c.op(), c.version().get()))
+        .collect();
+    last.sort_unstable_by_key(|(op, _)| op.as_str());
+    assert_eq!(last, [(ChangeOp::Create, 1), (ChangeOp::Update, 2)]);
+    let update = changes[5..].iter().find(|c| c.op() == ChangeOp::Update);
+    assert_eq!(update.and_then(|c| c.point()), Some(&replaced));
+    if db.backend == Backend::Postgres {
+        let txs: Vec<_> = changes[..5].iter().map(|c| c.cursor().tx()).collect();
+        assert!(
+            txs.iter().all(|tx| *tx == txs[0]),
+            "one transaction: {txs:?}"
+        );
+    }
+}
+
+/// The writing transaction's id, as the trigger records it.
+async fn own_tx(connection: &impl ConnectionTrait) -> u64 {
+    let row = connection
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_current_xact_id()::text::bigint AS tx",
+        ))
+        .await
+        .expect("read the transaction id")
+        .expect("one row");
+    u64::try_from(row.try_get::<i64>("", "tx").expect("tx")).expect("a positive id")
+}
+
+/// Two points by SQL, in one multi-row statement as an import batch writes
+/// them: `first` replaced (its version raised) when stored, `second` new.
+fn batch_sql(first: &domain::integration_point::IntegrationPoint, second_code: &str) -> String {
+    format!(
+        "INSERT INTO integration_points VALUES \
+         ('{first}', 'BATCH', 'public', md5(random()::text), '', '', '', '', '', '', '', '', '', \
+          false, false, 1, 1, 5), \
+         (gen_random_uuid(), '{second_code}', 'public', md5(random()::text), '', '', '', '', '', '', \
+          '', '', '', false, false, 1, 1, 1) \
+         ON CONFLICT (id) DO UPDATE SET code = excluded.code, version = excluded.version",
+        first = first.id().as_uuid(),
+    )
+}
+
+/// A transaction that got its id first, then wrote in one statement a point
+/// that a younger transaction had meanwhile created and committed: that
+/// point's change is recorded after the younger write's (its `tx` raised to
+/// it), the rest of the statement's at its own transaction id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn a_batch_records_a_point_after_a_younger_transactions_change_of_it() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        use sea_orm::TransactionTrait;
+        // Arrange: the older transaction takes its id; a younger one then
+        // creates the point and commits.
+        let log = SeaOrmChangeLog::new(&db.database);
+        let older = db.database.connection().begin().await.expect("begin");
+        let older_tx = own_tx(&older).await;
+        let contested = point("CONTESTED");
+        db.repository.insert(&contested).await.expect("insert");
+
+        // Act: the older transaction's batch replaces that point, and
+        // creates another.
+        older
+            .execute_unprepared(&batch_sql(&contested, "OTHER"))
+            .await
+            .expect("the batch");
+        older.commit().await.expect("commit");
+
+        // Assert: read once both committed (the younger change is withheld
+        // while the older transaction is open).
+        let changes = read_all(&log, None, 10, 3).await;
+        let seen: Vec<_> = changes
+            .iter()
+            .map(|c| (c.op(), c.version().get(), c.cursor().tx()))
+            .collect();
+        let younger_tx = changes.get(1).map(|c| c.cursor().tx()).unwrap_or(0);
+        assert!(older_tx < younger_tx, "{seen:?}, older {older_tx}");
+        assert_eq!(
+            seen,
+            [
+                (ChangeOp::Create, 1, older_tx),
+                (ChangeOp::Create, 1, younger_tx),
+                (ChangeOp::Update, 5, younger_tx),
+            ]
+        );
+        assert_eq!(changes[1].id(), contested.id());
+        assert_eq!(changes[2].id(), contested.id());
+    })
+    .await;
+}
+
+/// Whether a notification of a change in `schema` arrives within `wait`
+/// (tests of other schemas notify the same channel).
+async fn notified(
+    listener: &mut sea_orm::sqlx::postgres::PgListener,
+    schema: &str,
+    wait: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(received) = tokio::time::timeout_at(deadline, listener.recv()).await {
+        if received.expect("the listener's connection").payload() == schema {
+            return true;
+        }
+    }
+    false
+}
+
+/// The schema a test's database works in.
+async fn schema_of(db: &TestDb) -> String {
+    db.database
+        .connection()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_schema()::text AS schema",
+        ))
+        .await
+        .expect("read the schema")
+        .expect("one row")
+        .try_get("", "schema")
+        .expect("a schema")
+}
+
+/// The service's connections say they notify after commit themselves, and
+/// the trigger then leaves it to them; any other writer's statement is
+/// notified by the trigger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn the_trigger_notifies_unless_the_writer_notifies_after_commit() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        use sea_orm::TransactionTrait;
+        // Arrange: a listener of the feed's channel.
+        let url = crate::support::postgres_url().expect("a PostgreSQL URL");
+        let schema = schema_of(&db).await;
+        let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&url)
+            .await
+            .expect("a listener");
+        listener.listen("point_changes").await.expect("listen");
+        let insert = |code: &str| {
+            format!(
+                "INSERT INTO integration_points SELECT gen_random_uuid(), '{code}', 'public', \
+                 md5(random()::text), '', '', '', '', '', '', '', '', '', false, false, 1, 1, 1"
+            )
+        };
+
+        // Act: a writer that notifies after commit, then one that does not.
+        let quiet = db.database.connection().begin().await.expect("begin");
+        quiet
+            .execute_unprepared("SET LOCAL point_changes.notify = after_commit")
+            .await
+            .expect("set");
+        quiet
+            .execute_unprepared(&insert("QUIET"))
+            .await
+            .expect("insert");
+        quiet.commit().await.expect("commit");
+        let after_quiet = notified(&mut listener, &schema, Duration::from_millis(500)).await;
+        db.database
+            .connection()
+            .execute_unprepared(&insert("LOUD"))
+            .await
+            .expect("insert by SQL");
+        let after_loud = notified(&mut listener, &schema, Duration::from_secs(5)).await;
+
+        // Assert
+        assert!(
+            !after_quiet,
+            "the trigger left the notification to the writer"
+        );
+        assert!(after_loud, "the trigger notified another writer's change");
     })
     .await;
 }

@@ -2,7 +2,7 @@
 //! repository relies on.
 
 use domain::integration_point::IntegrationPointRepository;
-use infrastructure::{migrate, pending_migrations};
+use infrastructure::{migrate, migrate_down, pending_migrations};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -99,6 +99,70 @@ async fn every_postgres_text_column_uses_the_c_collation() {
             .collect();
         assert_eq!(collations.len(), 12, "{collations:?}");
         assert!(collations.iter().all(|(_, c)| c == "C"), "{collations:?}");
+    })
+    .await;
+}
+
+/// The triggers on `integration_points`, sorted.
+async fn trigger_names(db: &TestDb) -> Vec<String> {
+    let sql = "SELECT DISTINCT trigger_name::text AS name FROM information_schema.triggers \
+               WHERE event_object_schema = current_schema() \
+               AND event_object_table = 'integration_points' ORDER BY 1";
+    db.database
+        .connection()
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("list triggers")
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").expect("trigger name"))
+        .collect()
+}
+
+/// How many changes `point_changes` holds.
+async fn change_count(db: &TestDb) -> i64 {
+    db.database
+        .connection()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM point_changes",
+        ))
+        .await
+        .expect("count changes")
+        .expect("one row")
+        .try_get("", "n")
+        .expect("a count")
+}
+
+/// PostgreSQL records changes by statement; reverting that migration puts
+/// the row trigger back, which records as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn reverting_the_statement_triggers_restores_the_row_trigger() {
+    run(Backend::Postgres, |db: TestDb| async move {
+        // Arrange
+        let by_statement = trigger_names(&db).await;
+
+        // Act
+        migrate_down(&db.database, 1).await.expect("revert one");
+        let by_row = trigger_names(&db).await;
+        db.repository.insert(&point("A")).await.expect("insert");
+        let recorded_by_row = change_count(&db).await;
+        migrate(&db.database).await.expect("up again");
+        db.repository.insert(&point("B")).await.expect("insert");
+
+        // Assert
+        assert_eq!(
+            by_statement,
+            [
+                "record_point_creates",
+                "record_point_deletes",
+                "record_point_updates"
+            ]
+        );
+        assert_eq!(by_row, ["record_point_change"]);
+        assert_eq!(recorded_by_row, 1);
+        assert_eq!(change_count(&db).await, 2);
+        assert_eq!(trigger_names(&db).await, by_statement);
     })
     .await;
 }
