@@ -368,6 +368,7 @@ impl Database {
                 .open(self.min_connections)
                 .await
                 .map_err(|error| self.refused(error))?;
+            self.signal.broadcast_on(&self.pool);
             if let Some(schema) = &self.schema {
                 create_schema(&self.connection, schema)
                     .await
@@ -397,7 +398,7 @@ impl Database {
     pub fn admit_statements(&self) {
         self.pool.admit();
         // The change feed waits for its store: it may look now.
-        self.signal.announce();
+        self.signal.look();
     }
 
     /// sea-orm's connection to the database: migrations, and statements
@@ -440,6 +441,9 @@ impl Database {
     /// Closes every connection: idle ones at once and cleanly, busy ones as
     /// they come back. Later statements fail as unavailable.
     pub async fn close(&self) {
+        // The other replicas hear of the last writes now, not at their
+        // next safety poll.
+        self.signal.flush(&self.pool).await;
         self.pool.close().await;
         // sea-orm's close waits for every connection of its pool to be idle.
         let _ = self.connection.close_by_ref().await;
@@ -497,9 +501,12 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
             // rather than read ix_integration_points_type_code_id's range of
             // the page alone (BENCHMARKS.md, "Plans"). 1.1 is the usual value
             // for data in RAM or on SSD.
+            // point_changes.notify: this process notifies the other
+            // replicas of its writes after they commit (see `wakeups`).
             let statement_settings = [
                 ("statement_timeout", statement_timeout.as_str()),
                 ("random_page_cost", "1.1"),
+                wakeups::NOTIFY_SETTING,
             ];
             let (admin, statements, transactions) = if settings.prepared_statements {
                 let options = match &schema {
@@ -574,7 +581,10 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
         migration_setup,
         schema,
         postgres_target,
-        signal: ChangeSignal::new(),
+        signal: match &target {
+            Target::Postgres => ChangeSignal::broadcasting(),
+            Target::SqliteMemory | Target::SqliteFile(_) => ChangeSignal::new(),
+        },
         min_connections: usize::try_from(min).unwrap_or(usize::MAX),
         connect_timeout: settings.connect_timeout,
     })

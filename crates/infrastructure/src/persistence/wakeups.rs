@@ -1,25 +1,49 @@
 //! [`ChangeSignal`]: tells a replica's change feed that changes may have been
 //! recorded, from this process's own writes at once, and on PostgreSQL from
-//! every writer's `NOTIFY` (sent by the trigger that records the change, so
-//! it arrives after the commit and never for a rollback).
+//! every writer's `NOTIFY`, which arrives after the write's commit and never
+//! for a rollback.
+//!
+//! Who sends the `NOTIFY`: the trigger that records the change, in the
+//! writing transaction, for any writer but this service. A notifying
+//! transaction's commit queues for a lock that every notifying commit of the
+//! cluster takes and holds through its WAL flush, so writers that notify
+//! commit one at a time (migration `m20261129_000002` has the figures). The
+//! service's own connections therefore set `point_changes.notify` to
+//! `after_commit`, which the trigger honours, and this process notifies
+//! once its writes have committed: one `SELECT pg_notify(…)` at a time, in
+//! a transaction that writes nothing and so waits for no flush, standing for
+//! every write that committed before it started. Under load one
+//! notification thus covers many writes, and a quiet replica's write is
+//! announced one round trip after its commit.
 //!
 //! One listening connection per replica, opened from its own URL: LISTEN
 //! needs a session, which a pooler in transaction mode (PgBouncer) does not
 //! keep, so the listener may need to bypass the pooler the statements use.
 
 use std::str::FromStr as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use domain::change_feed::{ChangeWakeups, Wakeup};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sea_orm::sqlx::{self, ConnectOptions as _};
+use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::pool::ConnectionPool;
+
 /// The channel the trigger notifies; the payload is the schema written.
 const CHANNEL: &str = "point_changes";
+
+/// The session setting by which a writer tells the trigger that it sends the
+/// notification itself, after commit, and the value that says so.
+pub(crate) const NOTIFY_SETTING: (&str, &str) = ("point_changes.notify", "after_commit");
+
+/// What this process sends once its writes have committed: the trigger's
+/// notification, on the connection's schema.
+const NOTIFY_AFTER_COMMIT: &str = "SELECT pg_notify('point_changes', current_schema())";
 
 /// The longest wait between attempts to reconnect a lost listener.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
@@ -40,6 +64,55 @@ struct Inner {
     /// The kinds of wake-up raised since the last [`ChangeWakeups::next`].
     pending: AtomicU8,
     listening: AtomicBool,
+    /// On PostgreSQL: how this process tells the other replicas.
+    broadcast: Option<Broadcast>,
+}
+
+/// The notifications this process owes the other replicas, and the task that
+/// sends them.
+#[derive(Debug)]
+struct Broadcast {
+    owed: Arc<Owed>,
+    task: OnceLock<AbortOnDrop>,
+}
+
+/// How many writes asked for a notification, and how many of the first of
+/// them one has covered; the sender waits on `wake`.
+#[derive(Debug, Default)]
+struct Owed {
+    requested: AtomicU64,
+    covered: AtomicU64,
+    wake: Notify,
+}
+
+impl Owed {
+    /// Sends one notification, standing for every request made before it,
+    /// unless one sent since covers them all.
+    async fn send(&self, pool: &ConnectionPool) {
+        let requested = self.requested.load(Ordering::Acquire);
+        if self.covered.load(Ordering::Acquire) >= requested {
+            return;
+        }
+        let statement = Statement::from_string(DbBackend::Postgres, NOTIFY_AFTER_COMMIT);
+        match pool.writes().execute_raw(statement).await {
+            Ok(_) => {
+                self.covered.fetch_max(requested, Ordering::AcqRel);
+            }
+            Err(error) => {
+                // The other replicas find the change by their safety poll.
+                tracing::warn!(error = %error, "could not notify other replicas of a change");
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl ChangeSignal {
@@ -47,18 +120,70 @@ impl ChangeSignal {
     /// change: right for SQLite, where no other replica writes (a writer in
     /// another process is found by the feed's safety poll).
     pub(crate) fn new() -> Self {
+        Self::with(None)
+    }
+
+    /// A signal for PostgreSQL, whose writes this process also announces to
+    /// the other replicas once [`ChangeSignal::broadcast_on`] has started.
+    pub(crate) fn broadcasting() -> Self {
+        Self::with(Some(Broadcast {
+            owed: Arc::default(),
+            task: OnceLock::new(),
+        }))
+    }
+
+    fn with(broadcast: Option<Broadcast>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 notify: Notify::new(),
                 pending: AtomicU8::new(0),
                 listening: AtomicBool::new(true),
+                broadcast,
             }),
         }
     }
 
-    /// This process recorded a change.
+    /// This process committed a write that recorded changes: its feed looks
+    /// now, and the other replicas' feeds are told.
     pub(crate) fn announce(&self) {
         self.raise(CHANGED);
+        if let Some(broadcast) = &self.inner.broadcast {
+            broadcast.owed.requested.fetch_add(1, Ordering::AcqRel);
+            broadcast.owed.wake.notify_one();
+        }
+    }
+
+    /// This process's feed looks now (its store may have become readable).
+    pub(crate) fn look(&self) {
+        self.raise(CHANGED);
+    }
+
+    /// Starts the task that notifies the other replicas of this process's
+    /// writes, on `pool`'s connections; once, however often it is called.
+    pub(crate) fn broadcast_on(&self, pool: &ConnectionPool) {
+        let Some(broadcast) = &self.inner.broadcast else {
+            return;
+        };
+        broadcast.task.get_or_init(|| {
+            let owed = Arc::clone(&broadcast.owed);
+            let pool = pool.clone();
+            // The task holds no reference to the signal: it stops when the
+            // last clone of the signal is dropped.
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    owed.wake.notified().await;
+                    owed.send(&pool).await;
+                }
+            }))
+        });
+    }
+
+    /// Sends the notification still owed for this process's writes, if any,
+    /// without waiting for the task: before the pool closes.
+    pub(crate) async fn flush(&self, pool: &ConnectionPool) {
+        if let Some(broadcast) = &self.inner.broadcast {
+            broadcast.owed.send(pool).await;
+        }
     }
 
     fn raise(&self, kind: u8) {

@@ -10,10 +10,10 @@ use domain::integration_point::{
     ExistingPoints, IntegrationPointRepository, ListQuery, Page, PointArchive, Sort, Timestamp,
     Version, WriteOutcome,
 };
-use infrastructure::SeaOrmChangeLog;
+use infrastructure::{SeaOrmChangeLog, connect};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::support::{Backend, TestDb, point, spec};
+use crate::support::{Backend, TestDb, point, settings, spec};
 
 fn version(n: i64) -> Version {
     Version::new(n).expect("a version")
@@ -575,6 +575,38 @@ async fn the_trigger_notifies_unless_the_writer_notifies_after_commit() {
             "the trigger left the notification to the writer"
         );
         assert!(after_loud, "the trigger notified another writer's change");
+    })
+    .await;
+}
+
+/// A write through one replica's repository wakes the feed of another
+/// replica of the same database, though its connections leave the
+/// notification to the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn a_write_through_one_replica_wakes_another_replicas_feed() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        // Arrange: a second replica of the same schema, listening.
+        let url = crate::support::postgres_url().expect("a PostgreSQL URL");
+        let schema = schema_of(&db).await;
+        let other = connect(&settings(url.clone(), Some(schema)))
+            .await
+            .expect("connect the other replica");
+        let signal = other.change_signal();
+        let _listener = other.listen_for_changes(&url).expect("listen");
+        let mut first = tokio::time::timeout(Duration::from_secs(10), signal.next()).await;
+        while first == Ok(Wakeup::Changed) {
+            first = tokio::time::timeout(Duration::from_secs(10), signal.next()).await;
+        }
+        assert_eq!(first, Ok(Wakeup::Listening));
+
+        // Act
+        db.repository.insert(&point("A")).await.expect("insert");
+        let woken = tokio::time::timeout(Duration::from_secs(5), signal.next()).await;
+
+        // Assert
+        assert_eq!(woken, Ok(Wakeup::Changed));
+        other.close().await;
     })
     .await;
 }

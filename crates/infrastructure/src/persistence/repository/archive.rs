@@ -77,7 +77,7 @@ impl PointArchive for SeaOrmIntegrationPointRepository {
             .writes()
             .execute_raw(insert.build(self.pool.backend()))
             .await
-            .map(drop)
+            .map(|_| self.signal.announce())
             .map_err(|e| write_error("import integration points", &e))
     }
 }
