@@ -11,10 +11,11 @@ use anyhow::Context as _;
 use application::TransferService;
 use application::transfer::IMPORT_BATCH_SIZE;
 use domain::integration_point::{
-    ExistingPoints, ImportOutcome, IntegrationPoint, PointTransferService,
+    ExistingPoints, ImportOutcome, IntegrationPoint, PointTransferService, StoreError,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use infrastructure::{Database, SeaOrmIntegrationPointRepository};
+use tokio::task::JoinHandle;
 
 use crate::configuration::Settings;
 
@@ -93,8 +94,10 @@ async fn write_all(
     Ok(count)
 }
 
-/// Reads points from `input`, one line each, and stores them in batches;
-/// each rejected line is reported on `report` with its number as it is met.
+/// Reads points from `input`, one line each, and stores them in batches,
+/// reading and parsing each batch while the one before is being stored;
+/// each rejected line is reported on `report` with its number, in the order
+/// reading and storing one batch after the other would report them.
 ///
 /// # Errors
 /// When the database cannot be written, or `input` read; lines that are not
@@ -124,6 +127,8 @@ pub async fn import(
         report,
         progress: progress.clone(),
         batch: Vec::with_capacity(IMPORT_BATCH_SIZE),
+        storing: None,
+        held: Vec::new(),
         summary: ImportSummary::default(),
     };
     let imported = importer.run(input).await;
@@ -132,15 +137,30 @@ pub async fn import(
     imported
 }
 
+/// How many rejected lines are held back while a batch is being stored
+/// before the importer waits for that batch: memory stays flat, whatever the
+/// input.
+const MAX_HELD_REJECTIONS: usize = IMPORT_BATCH_SIZE;
+
 struct Importer<T, W> {
     transfer: T,
     existing: ExistingPoints,
     report: W,
     progress: ProgressBar,
-    /// The points read and not yet stored, with their line numbers.
+    /// The points read and not yet sent to be stored, with their line numbers.
     batch: Vec<(u64, IntegrationPoint)>,
+    /// The batch being stored while the next one is read and parsed: its
+    /// line numbers, and the task storing it. One at a time, so batches are
+    /// stored in input order, as if each waited for the one before.
+    storing: Option<(Vec<u64>, Storing)>,
+    /// Rejected lines read while a batch was being stored, reported after
+    /// that batch's outcomes: the report's order is that of reading and
+    /// storing one batch after the other.
+    held: Vec<String>,
     summary: ImportSummary,
 }
+
+type Storing = JoinHandle<Result<Vec<ImportOutcome>, StoreError>>;
 
 impl<T: PointTransferService, W: Write> Importer<T, W> {
     async fn run(&mut self, mut input: impl BufRead) -> anyhow::Result<ImportSummary> {
@@ -160,11 +180,12 @@ impl<T: PointTransferService, W: Write> Importer<T, W> {
             if line.last() != Some(&b'\n') && read as u64 == MAX_LINE_BYTES {
                 let rest = skip_line(&mut input).context("reading the input failed")?;
                 self.progress.inc(rest);
-                self.reject(number, &format!("longer than {MAX_LINE_BYTES} bytes"))?;
+                self.reject(number, &format!("longer than {MAX_LINE_BYTES} bytes"))
+                    .await?;
                 continue;
             }
             let Ok(text) = std::str::from_utf8(&line) else {
-                self.reject(number, "not UTF-8 text")?;
+                self.reject(number, "not UTF-8 text").await?;
                 continue;
             };
             let text = text.trim();
@@ -173,47 +194,84 @@ impl<T: PointTransferService, W: Write> Importer<T, W> {
             }
             match api::transfer::parse_line(text) {
                 Ok(point) => self.batch.push((number, point)),
-                Err(error) => self.reject(number, &error.to_string())?,
+                Err(error) => self.reject(number, &error.to_string()).await?,
             }
             if self.batch.len() >= IMPORT_BATCH_SIZE {
-                self.store_batch().await?;
+                self.send_batch().await?;
             }
         }
-        self.store_batch().await?;
+        self.send_batch().await?;
+        self.settle().await?;
         Ok(self.summary)
     }
 
-    async fn store_batch(&mut self) -> anyhow::Result<()> {
+    /// Sends the batch read to be stored, once the one before it is stored:
+    /// the next batch is then read and parsed while this one is stored.
+    async fn send_batch(&mut self) -> anyhow::Result<()> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        self.settle().await?;
         let (numbers, points): (Vec<u64>, Vec<IntegrationPoint>) = self.batch.drain(..).unzip();
-        let outcomes = self
-            .transfer
-            .import_batch(&points, self.existing)
-            .await
-            .context("storing points failed")?;
-        for (number, outcome) in numbers.into_iter().zip(outcomes) {
-            match outcome {
-                ImportOutcome::Created => self.summary.created += 1,
-                ImportOutcome::Skipped => self.summary.skipped += 1,
-                ImportOutcome::Replaced => self.summary.replaced += 1,
-                ImportOutcome::Rejected(field) => {
-                    let path = field.field().path();
-                    self.reject(number, &format!("{path}: another point has it"))?;
+        let transfer = self.transfer.clone();
+        let existing = self.existing;
+        let task = tokio::spawn(async move { transfer.import_batch(&points, existing).await });
+        self.storing = Some((numbers, task));
+        Ok(())
+    }
+
+    /// Waits for the batch being stored, if any, and reports its outcomes,
+    /// then the rejections held back meanwhile.
+    async fn settle(&mut self) -> anyhow::Result<()> {
+        if let Some((numbers, task)) = self.storing.take() {
+            let outcomes = task
+                .await
+                .context("storing points failed")?
+                .context("storing points failed")?;
+            for (number, outcome) in numbers.into_iter().zip(outcomes) {
+                match outcome {
+                    ImportOutcome::Created => self.summary.created += 1,
+                    ImportOutcome::Skipped => self.summary.skipped += 1,
+                    ImportOutcome::Replaced => self.summary.replaced += 1,
+                    ImportOutcome::Rejected(field) => {
+                        let path = field.field().path();
+                        self.summary.rejected += 1;
+                        let line = rejection(number, &format!("{path}: another point has it"));
+                        self.write(&line)?;
+                    }
                 }
             }
+        }
+        for line in std::mem::take(&mut self.held) {
+            self.write(&line)?;
         }
         Ok(())
     }
 
-    fn reject(&mut self, number: u64, why: &str) -> anyhow::Result<()> {
+    async fn reject(&mut self, number: u64, why: &str) -> anyhow::Result<()> {
         self.summary.rejected += 1;
+        let line = rejection(number, why);
+        if self.storing.is_none() {
+            return self.write(&line);
+        }
+        self.held.push(line);
+        if self.held.len() >= MAX_HELD_REJECTIONS {
+            self.settle().await?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, line: &str) -> anyhow::Result<()> {
         let report = &mut self.report;
         self.progress
-            .suspend(|| writeln!(report, "line {number}: rejected: {why}"))
+            .suspend(|| writeln!(report, "{line}"))
             .context("writing the report failed")
     }
+}
+
+/// The report's line for a rejected input line.
+fn rejection(number: u64, why: &str) -> String {
+    format!("line {number}: rejected: {why}")
 }
 
 /// Reads past the rest of an over-long line; returns the bytes skipped.
