@@ -428,8 +428,16 @@ mod tests {
         assert_eq!(Field::OptsTitle.key(), "title");
         assert_eq!(Field::ExtLwt.key(), "lwt");
         assert_eq!(Field::Code.key(), "code");
-        let opts: Vec<_> = Group::Opts.fields().map(Field::key).collect();
-        assert_eq!(opts, ["title", "comment", "allow_files_api", "issync"]);
+        for group in Group::ALL {
+            for field in group.fields() {
+                assert_eq!(
+                    format!("{}.{}", group.name(), field.key()),
+                    field.path(),
+                    "{}",
+                    field.path()
+                );
+            }
+        }
     }
 
     #[test]
