@@ -16,6 +16,7 @@ mod m20261127_000001_create_integration_points;
 mod m20261127_000002_index_common_queries;
 mod m20261129_000001_create_point_changes;
 mod m20261129_000002_record_point_changes_per_statement;
+mod m20261129_000003_add_change_writers;
 
 /// Every migration of the database, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_index_common_queries::Migration),
             Box::new(m20261129_000001_create_point_changes::Migration),
             Box::new(m20261129_000002_record_point_changes_per_statement::Migration),
+            Box::new(m20261129_000003_add_change_writers::Migration),
         ]
     }
 }

@@ -441,3 +441,127 @@ async fn a_stopping_replica_ends_its_event_streams_and_exits_promptly() {
         .await
         .expect("the stream has ended");
 }
+
+/// Each point's title in a list's body.
+fn titles(list: &Value) -> HashMap<String, String> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("an id").to_owned(),
+                p["opts"]["title"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The changes after `since` (from the oldest retained without it) up to the
+/// marker point's, each as its point's id, version and title.
+async fn changes_until(
+    app: &TestApp,
+    since: Option<&str>,
+    marker: &Value,
+) -> Vec<(String, i64, String)> {
+    let mut delivered = Vec::new();
+    let mut since = since.map(str::to_owned);
+    loop {
+        let path = match &since {
+            Some(since) => format!("{CHANGES}?since={since}&limit=1000&wait=10"),
+            None => format!("{CHANGES}?limit=1000&wait=10"),
+        };
+        let page = app.request("GET", &path, None).await.json();
+        for change in page["changes"].as_array().expect("changes") {
+            if change["id"] == marker["id"] {
+                return delivered;
+            }
+            delivered.push((
+                change["id"].as_str().expect("an id").to_owned(),
+                change["version"].as_i64().expect("a version"),
+                change["point"]["opts"]["title"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        }
+        since = Some(page["next"].as_str().expect("next").to_owned());
+    }
+}
+
+on_both_backends! {
+    async fn lists_taken_while_writes_commit_lead_to_exactly_the_changes_they_do_not_reflect(app) {
+        // Arrange: points that two writers keep retitling while lists run, so
+        // that writes commit while a list reads (and, on PostgreSQL, while
+        // another write is still in flight). Every title is new, so a listed
+        // title names the version the list reflects.
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            ids.push(app.create(json!({"code": format!("P{i}")})).await["id"].as_str().expect("an id").to_owned());
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let patched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let (client, address, ids) = (app.client.clone(), app.address.clone(), ids.clone());
+                let (stop, patched) = (stop.clone(), patched.clone());
+                tokio::spawn(async move {
+                    let mut n = 0_usize;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let id = &ids[(n * 2 + w) % ids.len()];
+                        let response = client
+                            .patch(format!("{address}{}", TestApp::item(id)))
+                            .json(&json!({"opts": {"title": format!("w{w}-{n}")}}))
+                            .send()
+                            .await
+                            .expect("a patch");
+                        assert_eq!(response.status(), 200);
+                        n += 1;
+                        patched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    n
+                })
+            })
+            .collect();
+
+        // Act: lists until the writers have made 60 writes at least.
+        let mut lists = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while (lists.len() < 60 || patched.load(std::sync::atomic::Ordering::Relaxed) < 60)
+            && tokio::time::Instant::now() < deadline
+        {
+            let listed = app.request("GET", &format!("{POINTS}?limit=1000"), None).await;
+            let revision = listed.header("x-revision").expect("X-Revision").to_owned();
+            lists.push((titles(&listed.json()), revision));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut patches = 0;
+        for writer in writers {
+            patches += writer.await.expect("the writer");
+        }
+        let marker = app.create(json!({"code": "MARKER"})).await;
+
+        // Assert: from each revision, each point's versions after the one
+        // listed, each once, in order.
+        assert!(patches >= 60, "the writers ran throughout ({patches} patches)");
+        let mut history: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+        for (id, version, title) in changes_until(&app, None, &marker).await {
+            history.entry(id).or_default().push((version, title));
+        }
+        let snapshots = lists.iter().filter(|(_, revision)| revision.split('-').count() > 2).count();
+        for (listed, revision) in &lists {
+            let mut delivered: HashMap<String, Vec<i64>> = HashMap::new();
+            for (id, version, _) in changes_until(&app, Some(revision), &marker).await {
+                delivered.entry(id).or_default().push(version);
+            }
+            for id in &ids {
+                let versions = &history[id];
+                let at = versions.iter().position(|(_, title)| *title == listed[id]).expect("a listed title");
+                let expected: Vec<i64> = versions[at + 1..].iter().map(|(version, _)| *version).collect();
+                let got = delivered.remove(id).unwrap_or_default();
+                assert_eq!(got, expected, "point {id} from revision {revision} (listed at version {})", versions[at].0);
+            }
+            assert!(delivered.is_empty(), "changes of no listed point: {delivered:?}");
+        }
+        eprintln!("{} lists, {snapshots} of them with a snapshot, {patches} patches", lists.len());
+    }
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use domain::change_feed::{
     Change, ChangeFeedService, ChangeLog, ChangePage, ChangeWakeups, ChangeWatch, ChangesRequest,
-    Cursor, FeedProgress, ReadChangesError, Wakeup, WatchError,
+    Cursor, FeedPage, FeedProgress, FeedRevision, ReadChangesError, Wakeup, WatchError,
 };
 use domain::integration_point::{Clock, StoreError, Timestamp};
 
@@ -309,43 +309,75 @@ impl<L: ChangeLog> ChangeFeedService for FeedService<L> {
     type Watch = Watch<L>;
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn changes(&self, request: ChangesRequest) -> Result<ChangePage, ReadChangesError> {
+    async fn changes(&self, request: ChangesRequest) -> Result<FeedPage, ReadChangesError> {
         self.ready().await?;
         let deadline = tokio::time::Instant::now() + request.wait();
         // Subscribed before the read, so a change the read just missed
         // still wakes the wait below.
         let mut progress = self.hub.subscribe().progress;
+        let mut after = request.since().map(FeedRevision::cursor);
+        let mut since = request.since().cloned().unwrap_or_default();
         loop {
-            let page = self.log.read(request.since(), request.limit()).await?;
-            if !page.changes.is_empty() {
-                return Ok(page);
+            let page = self.log.read(after, request.limit()).await?;
+            let read = page.changes.len();
+            let changes: Vec<_> = page
+                .changes
+                .into_iter()
+                .filter(|change| !since.skips(change))
+                .collect();
+            since = since.advanced_to(page.next);
+            after = Some(since.cursor());
+            if !changes.is_empty() {
+                return Ok(FeedPage {
+                    changes,
+                    next: since,
+                });
+            }
+            if read > 0 {
+                // Every change read was one the list reflected: read on.
+                continue;
             }
             // Wait until the hub has read past what this read found.
             loop {
                 match tokio::time::timeout_at(deadline, progress.changed()).await {
-                    Ok(Ok(())) if progress.borrow_and_update().cursor > page.next => break,
+                    Ok(Ok(())) if progress.borrow_and_update().cursor > since.cursor() => break,
                     Ok(Ok(())) => {}
                     // Timed out, or the hub stopped: nothing came.
-                    Ok(Err(_)) | Err(_) => return Ok(page),
+                    Ok(Err(_)) | Err(_) => {
+                        return Ok(FeedPage {
+                            changes,
+                            next: since,
+                        });
+                    }
                 }
             }
         }
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
-    async fn watch(&self, since: Option<Cursor>) -> Result<Watch<L>, ReadChangesError> {
+    async fn watch(&self, since: Option<FeedRevision>) -> Result<Watch<L>, ReadChangesError> {
         self.ready().await?;
         let subscription = self.hub.subscribe();
         // The first read checks `since` against retention before the watch
         // is handed out (a stream that has started cannot answer 410).
-        let first = self.log.read(since, self.batch).await?;
+        let first = self
+            .log
+            .read(since.as_ref().map(FeedRevision::cursor), self.batch)
+            .await?;
         let live = (first.changes.len() as u64) < self.batch;
+        let since = since.unwrap_or_default();
+        let pending = first
+            .changes
+            .into_iter()
+            .filter(|change| !since.skips(change))
+            .map(Arc::new)
+            .collect();
         Ok(Watch {
             log: self.log.clone(),
             hub: self.hub.clone(),
             subscription,
-            last: first.next,
-            pending: first.changes.into_iter().map(Arc::new).collect(),
+            last: since.advanced_to(first.next),
+            pending,
             live,
             batch: self.batch,
         })
@@ -361,8 +393,9 @@ pub struct Watch<L> {
     log: L,
     hub: ChangeHub,
     subscription: HubSubscription,
-    /// The cursor of the last change delivered (or queued in `pending`).
-    last: Cursor,
+    /// The cursor of the last change delivered (or queued in `pending`, or
+    /// skipped), with the changes after it that the watch's list reflected.
+    last: FeedRevision,
     pending: VecDeque<Arc<Change>>,
     /// Whether the log has been read up to the hub's position.
     live: bool,
@@ -378,10 +411,16 @@ impl<L: ChangeLog> ChangeWatch for Watch<L> {
             if !self.live {
                 // State changes only after the read completes: a dropped
                 // future loses nothing.
-                let page = self.log.read(Some(self.last), self.batch).await?;
+                let page = self.log.read(Some(self.last.cursor()), self.batch).await?;
                 self.live = (page.changes.len() as u64) < self.batch;
-                self.last = page.next;
-                self.pending.extend(page.changes.into_iter().map(Arc::new));
+                let last = &self.last;
+                self.pending.extend(
+                    page.changes
+                        .into_iter()
+                        .filter(|change| !last.skips(change))
+                        .map(Arc::new),
+                );
+                self.last = self.last.advanced_to(page.next);
                 continue;
             }
             let event = tokio::select! {
@@ -392,12 +431,15 @@ impl<L: ChangeLog> ChangeWatch for Watch<L> {
                 },
             };
             match event {
-                Ok(HubEvent::Change(change)) if change.cursor() > self.last => {
-                    self.last = change.cursor();
-                    return Ok(change);
+                Ok(HubEvent::Change(change)) if change.cursor() > self.last.cursor() => {
+                    let reflected = self.last.skips(&change);
+                    self.last = self.last.advanced_to(change.cursor());
+                    if !reflected {
+                        return Ok(change);
+                    }
                 }
                 Ok(HubEvent::Change(_)) => {}
-                Ok(HubEvent::Skipped { horizon }) if horizon > self.last => {
+                Ok(HubEvent::Skipped { horizon }) if horizon > self.last.cursor() => {
                     return Err(WatchError::Gone { horizon });
                 }
                 Ok(HubEvent::Skipped { .. }) => {}

@@ -83,7 +83,7 @@ impl IntegrationPointRepository for InMemoryRepository {
     async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
         self.with_points(|points| {
             Ok(Listing {
-                revision: Some(self.changes.newest()),
+                revision: Some(self.changes.newest().into()),
                 ..query.run(points.values())
             })
         })
@@ -285,6 +285,8 @@ struct LogState {
     changes: Vec<Change>,
     horizon: Cursor,
     next_position: u64,
+    /// The store's transaction recorded as the writer of new changes.
+    writer: u64,
 }
 
 impl InMemoryChangeLog {
@@ -298,9 +300,16 @@ impl InMemoryChangeLog {
         self.with_state(|state| {
             state.next_position += 1;
             let cursor = Cursor::new(0, state.next_position);
-            state.changes.push(Change::new(cursor, op, point, at));
+            let change = Change::new(cursor, op, point, at).written_by(state.writer);
+            state.changes.push(change);
         });
         self.wakeups.raise(Wakeup::Changed);
+    }
+
+    /// Records the changes from now on as written by the store's
+    /// transaction `writer` (what a list's snapshot is asked about).
+    pub fn set_writer(&self, writer: u64) {
+        self.with_state(|state| state.writer = writer);
     }
 
     /// Records the time of the changes recorded from now on.

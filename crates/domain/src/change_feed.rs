@@ -9,6 +9,6 @@ pub mod ports;
 pub use errors::{ReadChangesError, WatchError};
 pub use model::{
     Change, ChangeOp, ChangePage, ChangesRequest, ChangesRequestError, Cursor, CursorError,
-    FeedProgress,
+    FeedPage, FeedProgress, FeedRevision, Snapshot,
 };
 pub use ports::{ChangeFeedService, ChangeLog, ChangeWakeups, ChangeWatch, Wakeup};

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use domain::change_feed::{Change, ChangeFeedService, ChangesRequest, Cursor};
+use domain::change_feed::{Change, ChangeFeedService, ChangesRequest, FeedRevision};
 use poem::web::sse::{Event, SSE};
 use poem::{IntoResponse, Response};
 use poem_openapi::param::{Header, Query};
@@ -128,7 +128,7 @@ impl<F: ChangeFeedService> ChangesApi<F> {
         let page = self.feed.changes(request).await?;
         let body = serde_json::to_vec(&PageView {
             changes: &page.changes,
-            next: page.next,
+            next: &page.next,
             view,
         })
         .map_err(|e| ApiError::internal(&e))?;
@@ -146,7 +146,7 @@ fn wants_event_stream(accept: &str) -> bool {
     })
 }
 
-fn cursor(param: &str, value: &str) -> Result<Cursor, ApiError> {
+fn cursor(param: &str, value: &str) -> Result<FeedRevision, ApiError> {
     value
         .parse()
         .map_err(|e| ApiError::invalid(param, format!("{param}: {e}")))
@@ -223,7 +223,7 @@ impl Serialize for ChangeView<'_> {
 /// A page of changes: `{"changes": […], "next": "<revision>"}`.
 struct PageView<'a> {
     changes: &'a [Change],
-    next: Cursor,
+    next: &'a FeedRevision,
     view: View,
 }
 

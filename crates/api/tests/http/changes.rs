@@ -84,7 +84,7 @@ async fn since_limit_and_wait_reach_the_feed() {
     assert_eq!(body["changes"][0]["revision"], "7-2");
     assert_eq!(body["next"], "7-2");
     let request = feed.last_request().expect("a request");
-    assert_eq!(request.since(), Some(Cursor::new(7, 1)));
+    assert_eq!(request.since(), Some(&Cursor::new(7, 1).into()));
     assert_eq!(request.limit(), 1);
     assert_eq!(request.wait().as_secs(), 5);
 }
@@ -176,7 +176,7 @@ async fn last_event_id_resumes_a_stream_and_wins_over_since() {
         .await;
 
     assert_eq!(response.0.status().as_u16(), 200);
-    assert_eq!(feed.last_watch(), Some(Some(Cursor::new(7, 5))));
+    assert_eq!(feed.last_watch(), Some(Some(Cursor::new(7, 5).into())));
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use domain::change_feed::{
-    Change, ChangeFeedService, ChangeOp, ChangePage, ChangeWatch, ChangesRequest, Cursor,
-    ReadChangesError, WatchError,
+    Change, ChangeFeedService, ChangeOp, ChangeWatch, ChangesRequest, Cursor, FeedPage,
+    FeedRevision, ReadChangesError, WatchError,
 };
 use domain::integration_point::{IntegrationPoint, Timestamp};
 
@@ -15,7 +15,7 @@ struct State {
     changes: Vec<Change>,
     horizon: Cursor,
     last_request: Option<ChangesRequest>,
-    last_watch: Option<Option<Cursor>>,
+    last_watch: Option<Option<FeedRevision>>,
 }
 
 /// The feed; clones share it.
@@ -48,12 +48,12 @@ impl FakeFeed {
 
     /// The last request `changes` received.
     pub fn last_request(&self) -> Option<ChangesRequest> {
-        self.state().last_request
+        self.state().last_request.clone()
     }
 
     /// The `since` of the last watch.
-    pub fn last_watch(&self) -> Option<Option<Cursor>> {
-        self.state().last_watch
+    pub fn last_watch(&self) -> Option<Option<FeedRevision>> {
+        self.state().last_watch.clone()
     }
 
     fn after(&self, since: Option<Cursor>) -> Result<(Vec<Change>, Cursor), ReadChangesError> {
@@ -80,17 +80,17 @@ impl FakeFeed {
 impl ChangeFeedService for FakeFeed {
     type Watch = FakeWatch;
 
-    async fn changes(&self, request: ChangesRequest) -> Result<ChangePage, ReadChangesError> {
-        self.state().last_request = Some(request);
-        let (mut changes, from) = self.after(request.since())?;
+    async fn changes(&self, request: ChangesRequest) -> Result<FeedPage, ReadChangesError> {
+        self.state().last_request = Some(request.clone());
+        let (mut changes, from) = self.after(request.since().map(FeedRevision::cursor))?;
         changes.truncate(usize::try_from(request.limit()).unwrap_or(usize::MAX));
-        let next = changes.last().map_or(from, Change::cursor);
-        Ok(ChangePage { changes, next })
+        let next = changes.last().map_or(from, Change::cursor).into();
+        Ok(FeedPage { changes, next })
     }
 
-    async fn watch(&self, since: Option<Cursor>) -> Result<FakeWatch, ReadChangesError> {
-        self.state().last_watch = Some(since);
-        let (changes, _) = self.after(since)?;
+    async fn watch(&self, since: Option<FeedRevision>) -> Result<FakeWatch, ReadChangesError> {
+        self.state().last_watch = Some(since.clone());
+        let (changes, _) = self.after(since.as_ref().map(FeedRevision::cursor))?;
         Ok(FakeWatch {
             queue: changes.into_iter().map(Arc::new).collect(),
         })

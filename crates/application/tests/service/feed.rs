@@ -2,11 +2,13 @@
 //! record changes, the long poll, watches (catch-up, live, lagging), the
 //! hub's safety poll, and retention.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use application::{ChangeHub, FeedService, HubEvent, HubSettings, Retention};
 use domain::change_feed::{
-    ChangeFeedService, ChangeOp, ChangeWatch, ChangesRequest, Cursor, ReadChangesError, WatchError,
+    ChangeFeedService, ChangeOp, ChangeWatch, ChangesRequest, Cursor, FeedRevision,
+    ReadChangesError, Snapshot, WatchError,
 };
 use domain::integration_point::{
     Comment, IntegrationPointService, ListQuery, Page, PatchPointRequest, PointId, Sort,
@@ -40,7 +42,7 @@ async fn feed(
 }
 
 fn request(since: Option<Cursor>, wait: Duration) -> ChangesRequest {
-    ChangesRequest::new(since, None, 1000, wait).expect("a valid request")
+    ChangesRequest::new(since.map(Into::into), None, 1000, wait).expect("a valid request")
 }
 
 /// Waits until the hub has read up to the log's newest change.
@@ -123,7 +125,7 @@ async fn a_list_carries_the_revision_of_the_changes_it_reflects() {
         .await
         .expect("list");
 
-    assert_eq!(listing.revision, Some(repository.changes().newest()));
+    assert_eq!(listing.revision, Some(repository.changes().newest().into()));
 }
 
 #[tokio::test]
@@ -141,7 +143,7 @@ async fn a_long_poll_answers_at_once_when_changes_are_there() {
     .expect("read");
 
     assert_eq!(page.changes.len(), 1);
-    assert_eq!(page.next, page.changes[0].cursor());
+    assert_eq!(page.next.cursor(), page.changes[0].cursor());
 }
 
 #[tokio::test]
@@ -210,7 +212,7 @@ async fn a_watch_that_falls_behind_the_hub_catches_up_without_a_gap() {
     let log = repository.changes();
     let (feed, hub) = feed(&log, settings()).await;
     settled(&hub, &log).await;
-    let mut watch = feed.watch(Some(log.newest())).await.expect("watch");
+    let mut watch = feed.watch(Some(log.newest().into())).await.expect("watch");
 
     // Act: twenty changes while the watcher reads nothing.
     let mut expected = Vec::new();
@@ -249,7 +251,7 @@ async fn watching_from_a_cursor_retention_dropped_is_gone() {
     .expect("retention drops both changes, one per batch");
     let (feed, _hub) = feed(&log, settings()).await;
 
-    let watched = feed.watch(Some(first)).await;
+    let watched = feed.watch(Some(first.into())).await;
     let read = feed.changes(request(Some(first), Duration::ZERO)).await;
 
     assert!(matches!(watched.err(), Some(ReadChangesError::Gone { .. })));
@@ -312,4 +314,73 @@ async fn a_watch_ends_when_the_hub_stops() {
         .expect("ends");
 
     assert!(matches!(ended, Err(WatchError::Stopped)));
+}
+
+/// Records a change of a new point `code`, written by the store's
+/// transaction `writer`, and answers the point's id and the change's cursor.
+async fn written_by(
+    service: &impl IntegrationPointService,
+    log: &InMemoryChangeLog,
+    code: &str,
+    writer: u64,
+) -> (PointId, Cursor) {
+    log.set_writer(writer);
+    let point = create(service, code).await;
+    (point.id(), log.newest())
+}
+
+#[tokio::test]
+async fn reading_from_a_list_revision_skips_the_changes_its_snapshot_reflected() {
+    // Arrange: after the revision's cursor, writers 2 and 5 are news to the
+    // list; writer 3 committed before it read (the snapshot saw every
+    // transaction below 4 but 2), so the list already reflects its change.
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    let (_, listed) = written_by(&service, &log, "LISTED", 1).await;
+    let (news, _) = written_by(&service, &log, "NEWS", 2).await;
+    let (_, seen) = written_by(&service, &log, "SEEN", 3).await;
+    let snapshot = Snapshot::new(4, vec![2]).expect("a snapshot");
+    let revision = FeedRevision::new(listed, Some(Arc::new(snapshot)));
+    let (feed, _hub) = feed(&log, settings()).await;
+
+    // Act
+    let page = feed
+        .changes(
+            ChangesRequest::new(Some(revision.clone()), None, 1000, Duration::ZERO).expect("valid"),
+        )
+        .await
+        .expect("a page");
+    let only_seen = feed
+        .changes(
+            ChangesRequest::new(
+                Some(revision.advanced_to(log.all()[1].cursor())),
+                None,
+                1000,
+                Duration::ZERO,
+            )
+            .expect("valid"),
+        )
+        .await
+        .expect("a page");
+    let mut watch = feed.watch(Some(revision.clone())).await.expect("watch");
+    let caught_up = next_ids(&mut watch, 1).await;
+    // Live, through the hub: one the list saw, then one it did not.
+    let (_, seen_live) = written_by(&service, &log, "SEEN-LIVE", 3).await;
+    let (later, _) = written_by(&service, &log, "LATER", 5).await;
+    let live = next_ids(&mut watch, 1).await;
+    let extra = tokio::time::timeout(Duration::from_millis(200), watch.next()).await;
+
+    // Assert
+    let ids: Vec<_> = page.changes.iter().map(|c| c.id()).collect();
+    assert_eq!(ids, [news], "the page skips what the list saw");
+    assert_eq!(page.next.cursor(), seen, "and reads on after it");
+    assert_eq!(only_seen.changes, [], "nothing new: nothing to answer");
+    assert_eq!(only_seen.next.cursor(), seen);
+    assert_eq!(caught_up, [news]);
+    assert_eq!(
+        live,
+        [later],
+        "the live change the list saw ({seen_live}) is skipped"
+    );
+    assert!(extra.is_err(), "nothing more: {extra:?}");
 }

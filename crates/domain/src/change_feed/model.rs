@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::integration_point::{IntegrationPoint, PointId, Timestamp, Version};
@@ -76,14 +77,154 @@ impl FromStr for Cursor {
 
     fn from_str(value: &str) -> Result<Self, CursorError> {
         let (tx, position) = value.split_once('-').ok_or(CursorError)?;
-        let part = |digits: &str| {
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(CursorError);
-            }
-            digits.parse::<u64>().map_err(|_| CursorError)
-        };
-        Ok(Self::new(part(tx)?, part(position)?))
+        Ok(Self::new(decimal(tx)?, decimal(position)?))
     }
+}
+
+/// The writes a list's snapshot saw beyond its revision's cursor: on a store
+/// whose feed order is not commit order (PostgreSQL, where a change waits
+/// behind older transactions still in flight), a list can reflect changes
+/// that come after the newest change its feed could hand out. A reader that
+/// starts from the list's revision skips exactly those.
+///
+/// Stated as the store's snapshot: every transaction below `horizon` that
+/// is not in `in_flight` had committed (or left nothing) when the list read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Snapshot {
+    horizon: u64,
+    in_flight: Vec<u64>,
+}
+
+impl Snapshot {
+    /// A snapshot that saw every transaction below `horizon` but those in
+    /// `in_flight`.
+    ///
+    /// # Errors
+    /// [`CursorError`] when a transaction in flight is not below `horizon`.
+    pub fn new(horizon: u64, mut in_flight: Vec<u64>) -> Result<Self, CursorError> {
+        in_flight.sort_unstable();
+        in_flight.dedup();
+        if in_flight.last().is_some_and(|&tx| tx >= horizon) {
+            return Err(CursorError);
+        }
+        Ok(Self { horizon, in_flight })
+    }
+
+    /// Whether the list reflected `change` already.
+    pub fn reflects(&self, change: &Change) -> bool {
+        change.writer < self.horizon && self.in_flight.binary_search(&change.writer).is_err()
+    }
+
+    /// Whether a change after `cursor` can still be one the list reflected.
+    /// Every change the snapshot saw has a transaction part below its
+    /// horizon, so once a reader is past that, the snapshot says nothing.
+    pub fn matters_after(&self, cursor: Cursor) -> bool {
+        cursor.tx < self.horizon
+    }
+}
+
+/// Where a reader stands (`revision` in the contract, `since` of a read):
+/// after a cursor, and, when it comes from a list, past the later changes
+/// that list already reflected.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct FeedRevision {
+    cursor: Cursor,
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+impl FeedRevision {
+    /// After `cursor`, skipping what `snapshot` reflects; the snapshot is
+    /// dropped when nothing after `cursor` can be in it.
+    pub fn new(cursor: Cursor, snapshot: Option<Arc<Snapshot>>) -> Self {
+        let snapshot = snapshot.filter(|s| s.matters_after(cursor));
+        Self { cursor, snapshot }
+    }
+
+    /// The cursor to read after.
+    pub fn cursor(&self) -> Cursor {
+        self.cursor
+    }
+
+    /// What to skip after the cursor.
+    pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
+        self.snapshot.as_ref()
+    }
+
+    /// Whether a reader from here must skip `change`.
+    pub fn skips(&self, change: &Change) -> bool {
+        self.snapshot.as_ref().is_some_and(|s| s.reflects(change))
+    }
+
+    /// The revision after `cursor`, keeping this one's snapshot while it
+    /// still matters.
+    #[must_use]
+    pub fn advanced_to(&self, cursor: Cursor) -> Self {
+        Self::new(cursor, self.snapshot.clone())
+    }
+}
+
+impl From<Cursor> for FeedRevision {
+    fn from(cursor: Cursor) -> Self {
+        Self {
+            cursor,
+            snapshot: None,
+        }
+    }
+}
+
+/// The cursor (`<tx>-<position>`), then with a snapshot `-<horizon>` and,
+/// when some were in flight, `-` and their ids joined by `.`; all decimal.
+impl fmt::Display for FeedRevision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.cursor)?;
+        if let Some(snapshot) = &self.snapshot {
+            write!(f, "-{}", snapshot.horizon)?;
+            for (i, tx) in snapshot.in_flight.iter().enumerate() {
+                let separator = if i == 0 { '-' } else { '.' };
+                write!(f, "{separator}{tx}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for FeedRevision {
+    type Err = CursorError;
+
+    fn from_str(value: &str) -> Result<Self, CursorError> {
+        let mut parts = value.splitn(4, '-');
+        let (Some(tx), Some(position)) = (parts.next(), parts.next()) else {
+            return Err(CursorError);
+        };
+        let cursor = Cursor::new(decimal(tx)?, decimal(position)?);
+        let Some(horizon) = parts.next() else {
+            return Ok(cursor.into());
+        };
+        let in_flight = match parts.next() {
+            Some(list) => list.split('.').map(decimal).collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        let snapshot = Snapshot::new(decimal(horizon)?, in_flight)?;
+        Ok(Self::new(cursor, Some(Arc::new(snapshot))))
+    }
+}
+
+/// A non-negative decimal without sign or spaces.
+fn decimal(digits: &str) -> Result<u64, CursorError> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CursorError);
+    }
+    digits.parse().map_err(|_| CursorError)
+}
+
+/// What a reader gets: changes in order, and the revision to read on from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    /// The changes, in order.
+    pub changes: Vec<Change>,
+    /// Where to read on from: after the last change read, or `since` when
+    /// there was none.
+    pub next: FeedRevision,
 }
 
 /// What a write did to a point.
@@ -112,6 +253,7 @@ impl ChangeOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     cursor: Cursor,
+    writer: u64,
     op: ChangeOp,
     id: PointId,
     version: Version,
@@ -131,12 +273,27 @@ impl Change {
         };
         Self {
             cursor,
+            writer: cursor.tx,
             op,
             id,
             version,
             at,
             point,
         }
+    }
+
+    /// The same change, recorded by the store's transaction `writer` (what
+    /// a [`Snapshot`] is asked about). Without it, the writer is taken to be
+    /// the cursor's transaction part.
+    #[must_use]
+    pub fn written_by(mut self, writer: u64) -> Self {
+        self.writer = writer;
+        self
+    }
+
+    /// The store's id of the transaction that recorded the change.
+    pub fn writer(&self) -> u64 {
+        self.writer
     }
 
     /// Where the change is in the feed.
@@ -195,9 +352,9 @@ pub struct FeedProgress {
 
 /// A reader's request: changes after `since`, at most `limit`, waiting up to
 /// `wait` for one to arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangesRequest {
-    since: Option<Cursor>,
+    since: Option<FeedRevision>,
     limit: u64,
     wait: Duration,
 }
@@ -215,7 +372,7 @@ impl ChangesRequest {
     /// [`ChangesRequestError`] for a `limit` of 0 or above `max_limit`, or a
     /// `wait` above [`Self::MAX_WAIT`].
     pub fn new(
-        since: Option<Cursor>,
+        since: Option<FeedRevision>,
         limit: Option<u64>,
         max_limit: u64,
         wait: Duration,
@@ -236,8 +393,8 @@ impl ChangesRequest {
     }
 
     /// The cursor to read after; `None`: from the oldest retained change.
-    pub fn since(&self) -> Option<Cursor> {
-        self.since
+    pub fn since(&self) -> Option<&FeedRevision> {
+        self.since.as_ref()
     }
 
     /// The most changes to return.
@@ -299,6 +456,101 @@ mod tests {
         ] {
             assert_eq!(bad.parse::<Cursor>(), Err(CursorError), "{bad:?}");
         }
+    }
+
+    fn snapshot(horizon: u64, in_flight: &[u64]) -> Option<Arc<Snapshot>> {
+        Some(Arc::new(
+            Snapshot::new(horizon, in_flight.to_vec()).expect("a snapshot"),
+        ))
+    }
+
+    #[test]
+    fn revisions_read_back_what_they_print() {
+        for revision in [
+            FeedRevision::from(Cursor::new(7, 42)),
+            FeedRevision::new(Cursor::new(7, 42), snapshot(12, &[])),
+            FeedRevision::new(Cursor::new(7, 42), snapshot(12, &[8, 10])),
+        ] {
+            let printed = revision.to_string();
+            assert_eq!(printed.parse::<FeedRevision>(), Ok(revision), "{printed}");
+        }
+        assert_eq!(
+            FeedRevision::new(Cursor::new(7, 42), snapshot(12, &[10, 8])).to_string(),
+            "7-42-12-8.10"
+        );
+    }
+
+    #[test]
+    fn a_bare_cursor_is_a_revision_without_a_snapshot() {
+        let revision: FeedRevision = "7-42".parse().expect("a revision");
+        assert_eq!(revision, FeedRevision::from(Cursor::new(7, 42)));
+        assert_eq!(revision.snapshot(), None);
+    }
+
+    #[test]
+    fn malformed_revisions_are_rejected() {
+        for bad in [
+            "",
+            "7",
+            "7-",
+            "7-42-",
+            "7-42-x",
+            "7-42-12-",
+            "7-42-12-8.",
+            "7-42-12-.8",
+            "7-42-12-8-9",
+            "7-42-12-12",
+            "7-42-12-13",
+            "7-42--8",
+            "7-42-12-8,9",
+        ] {
+            assert_eq!(bad.parse::<FeedRevision>(), Err(CursorError), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_reflects_writers_below_its_horizon_that_were_not_in_flight() {
+        let snapshot = snapshot(12, &[8, 10]).expect("a snapshot");
+        let by = |writer: u64| {
+            Change::new(
+                Cursor::new(writer, 1),
+                ChangeOp::Update,
+                point(),
+                point().updated_at(),
+            )
+        };
+        for (writer, reflected) in [
+            (3, true),
+            (8, false),
+            (9, true),
+            (10, false),
+            (11, true),
+            (12, false),
+            (40, false),
+        ] {
+            assert_eq!(snapshot.reflects(&by(writer)), reflected, "writer {writer}");
+        }
+        // A change whose cursor was raised past its writer is judged by its
+        // writer: the list saw it although its cursor is above the horizon.
+        let raised = by(12).written_by(9);
+        assert!(snapshot.reflects(&raised));
+    }
+
+    #[test]
+    fn a_revision_drops_its_snapshot_once_past_the_snapshots_horizon() {
+        let revision = FeedRevision::new(Cursor::new(7, 42), snapshot(12, &[8]));
+        assert!(revision.snapshot().is_some());
+        assert!(
+            revision
+                .advanced_to(Cursor::new(11, 99))
+                .snapshot()
+                .is_some()
+        );
+        assert_eq!(revision.advanced_to(Cursor::new(12, 1)).snapshot(), None);
+        assert_eq!(
+            FeedRevision::new(Cursor::new(12, 1), snapshot(12, &[8])).to_string(),
+            "12-1"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::errors::{ReadChangesError, WatchError};
-use super::model::{Change, ChangePage, ChangesRequest, Cursor};
+use super::model::{Change, ChangePage, ChangesRequest, Cursor, FeedPage, FeedRevision};
 use crate::integration_point::{StoreError, Timestamp};
 
 /// The change feed's use cases.
@@ -14,8 +14,9 @@ pub trait ChangeFeedService: Clone + Send + Sync + 'static {
     /// commits.
     type Watch: ChangeWatch;
 
-    /// Up to `request.limit()` changes after `request.since()`, in order;
-    /// when there are none yet, waits up to `request.wait()` for one.
+    /// Up to `request.limit()` changes after `request.since()`, in order,
+    /// without those `since` says its list reflected; when there are none
+    /// yet, waits up to `request.wait()` for one.
     ///
     /// # Errors
     /// [`ReadChangesError::Gone`] when `since` is older than the oldest
@@ -23,16 +24,17 @@ pub trait ChangeFeedService: Clone + Send + Sync + 'static {
     fn changes(
         &self,
         request: ChangesRequest,
-    ) -> impl Future<Output = Result<ChangePage, ReadChangesError>> + Send;
+    ) -> impl Future<Output = Result<FeedPage, ReadChangesError>> + Send;
 
-    /// Starts a watch after `since` (`None`: from the oldest retained change).
+    /// Starts a watch after `since` (`None`: from the oldest retained
+    /// change), without the changes `since` says its list reflected.
     ///
     /// # Errors
     /// [`ReadChangesError::Gone`] when `since` is older than the oldest
     /// retained change, checked before the watch starts.
     fn watch(
         &self,
-        since: Option<Cursor>,
+        since: Option<FeedRevision>,
     ) -> impl Future<Output = Result<Self::Watch, ReadChangesError>> + Send;
 }
 

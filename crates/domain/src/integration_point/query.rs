@@ -1070,10 +1070,11 @@ pub struct Listing {
     pub items: Vec<IntegrationPoint>,
     /// How many points match the filter, ignoring offset, limit and `after`.
     pub total: Total,
-    /// The change feed's cursor as of the page's snapshot: watching after it
-    /// yields every change the page does not reflect. `None` from a store
-    /// that keeps no change feed (such as [`ListQuery::run`]).
-    pub revision: Option<crate::change_feed::Cursor>,
+    /// The change feed's revision as of the page's snapshot: watching after
+    /// it yields every change the page does not reflect, and none that it
+    /// does. `None` from a store that keeps no change feed (such as
+    /// [`ListQuery::run`]).
+    pub revision: Option<crate::change_feed::FeedRevision>,
 }
 
 /// Which fields a representation shows.

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use domain::change_feed::{Change, ChangeLog, ChangeOp, ChangePage, Cursor, ReadChangesError};
+use domain::change_feed::{
+    Change, ChangeLog, ChangeOp, ChangePage, Cursor, FeedRevision, ReadChangesError, Snapshot,
+};
 use domain::integration_point::{IntegrationPoint, StoreError, Timestamp};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult as _, QueryResult, Statement};
 
@@ -78,6 +80,81 @@ impl Statements {
     }
 }
 
+/// One row: the change feed's revision as of the statement's own snapshot,
+/// in the columns [`revision_of`] reads; a list's statement joins its page
+/// to it, so that the page and its revision come from one snapshot.
+///
+/// The cursor is the newest change a reader may be handed now (below the
+/// oldest transaction in flight, as [`ChangeLog::read`] hands them out), or
+/// the retention horizon. On PostgreSQL the snapshot may also have seen
+/// changes after that cursor: ones committed by transactions younger than
+/// one still in flight. Then the revision carries the snapshot (its `xmax`
+/// and the transactions in flight), so that a reader skips exactly those;
+/// when it saw none, the bare cursor says it all.
+pub(super) fn revision_sql(backend: DbBackend) -> String {
+    let newest = |safe: &str| {
+        format!(
+            "SELECT tx, position FROM ( \
+                 SELECT * FROM ( \
+                     SELECT tx, position FROM point_changes {safe} \
+                     ORDER BY tx DESC, position DESC LIMIT 1 \
+                 ) newest \
+                 UNION ALL SELECT tx, position FROM point_changes_horizon \
+             ) candidates ORDER BY tx DESC, position DESC LIMIT 1"
+        )
+    };
+    match backend {
+        DbBackend::Postgres => format!(
+            "SELECT head.tx AS revision_tx, head.position AS revision_position, \
+                 CASE WHEN seen.after THEN s.xmax END AS revision_horizon, \
+                 CASE WHEN seen.after THEN s.xip END AS revision_in_flight \
+             FROM ( \
+                 SELECT pg_snapshot_xmin(snap)::text::bigint AS xmin, \
+                     pg_snapshot_xmax(snap)::text::bigint AS xmax, \
+                     (SELECT string_agg(x::text, '.') FROM pg_snapshot_xip(snap) x) AS xip \
+                 FROM (SELECT pg_current_snapshot() AS snap) current \
+             ) s \
+             CROSS JOIN LATERAL ({head}) head \
+             CROSS JOIN LATERAL ( \
+                 SELECT EXISTS (SELECT 1 FROM point_changes WHERE tx >= s.xmin) AS after \
+             ) seen",
+            head = newest("WHERE tx < s.xmin"),
+        ),
+        _ => format!(
+            "SELECT head.tx AS revision_tx, head.position AS revision_position, \
+                 NULL AS revision_horizon, NULL AS revision_in_flight \
+             FROM ({head}) head",
+            head = newest(""),
+        ),
+    }
+}
+
+/// The revision of a row that [`revision_sql`] began.
+pub(super) fn revision_of(
+    row: &QueryResult,
+    operation: &'static str,
+) -> Result<FeedRevision, StoreError> {
+    let cursor = cursor_at(row, "revision_tx", "revision_position", operation)?;
+    let horizon: Option<i64> = row
+        .try_get("", "revision_horizon")
+        .map_err(|e| store_error(operation, &e))?;
+    let in_flight: Option<String> = row
+        .try_get("", "revision_in_flight")
+        .map_err(|e| store_error(operation, &e))?;
+    let Some(horizon) = horizon else {
+        return Ok(cursor.into());
+    };
+    let in_flight = in_flight
+        .iter()
+        .flat_map(|list| list.split('.'))
+        .map(|tx| tx.parse::<u64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| invalid_change(cursor, "snapshot"))?;
+    let snapshot = Snapshot::new(u64::try_from(horizon).unwrap_or(0), in_flight)
+        .map_err(|_| invalid_change(cursor, "snapshot"))?;
+    Ok(FeedRevision::new(cursor, Some(Arc::new(snapshot))))
+}
+
 /// Reads the change feed from `point_changes`.
 #[derive(Debug, Clone)]
 pub struct SeaOrmChangeLog {
@@ -123,6 +200,9 @@ fn change(row: &QueryResult, operation: &'static str) -> Result<Change, StoreErr
     let at: i64 = row
         .try_get("", "at")
         .map_err(|e| store_error(operation, &e))?;
+    let writer: Option<i64> = row
+        .try_get("", "writer")
+        .map_err(|e| store_error(operation, &e))?;
     let point =
         entity::Model::from_query_result(row, "").map_err(|e| store_error(operation, &e))?;
     let op = match op.as_str() {
@@ -132,12 +212,13 @@ fn change(row: &QueryResult, operation: &'static str) -> Result<Change, StoreErr
         _ => return Err(invalid_change(cursor, "op")),
     };
     let at = Timestamp::from_millis(at).map_err(|_| invalid_change(cursor, "at"))?;
-    Ok(Change::new(
-        cursor,
-        op,
-        IntegrationPoint::try_from(point)?,
-        at,
-    ))
+    let change = Change::new(cursor, op, IntegrationPoint::try_from(point)?, at);
+    // Recorded before writers were (see the migration that added them):
+    // the cursor's transaction stands in.
+    Ok(match writer {
+        Some(writer) => change.written_by(u64::try_from(writer).unwrap_or(0)),
+        None => change,
+    })
 }
 
 /// A stored change that breaks the table's rules.

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use domain::change_feed::ChangeLog as _;
 use domain::integration_point::{
     Count, IntegrationPoint, IntegrationPointRepository, ListQuery, Listing, LookupKey, PointId,
     SearchText, StoreError, Total, Version, WriteError, WriteOutcome,
@@ -16,7 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::changes::SeaOrmChangeLog;
+use super::changes::{revision_of, revision_sql};
 use super::connect::Database;
 use super::entity::{self, Column, Entity};
 use super::error::{store_error, write_error};
@@ -39,7 +38,6 @@ pub struct SeaOrmIntegrationPointRepository {
     /// Told of every write that recorded a change (the table's trigger
     /// records it), so that this replica's watchers hear of it at once.
     signal: ChangeSignal,
-    changes: SeaOrmChangeLog,
 }
 
 impl SeaOrmIntegrationPointRepository {
@@ -52,7 +50,6 @@ impl SeaOrmIntegrationPointRepository {
             pool,
             statements,
             signal: db.change_signal(),
-            changes: SeaOrmChangeLog::new(db),
         }
     }
 
@@ -176,6 +173,11 @@ impl SeaOrmIntegrationPointRepository {
     }
 }
 
+/// A list statement that returned no row, not even its revision's.
+#[derive(Debug, thiserror::Error)]
+#[error("the list returned no revision")]
+struct NoRevision;
+
 /// The `rows=N` of the first line of a text-format plan.
 fn plan_rows(plan: &str) -> Option<u64> {
     let line = plan.lines().next()?;
@@ -209,6 +211,9 @@ struct Statements {
     lookup_id: String,
     lookup_code: String,
     lookup_token_local: String,
+    /// [`SeaOrmIntegrationPointRepository::list`]: the change feed's revision
+    /// as of the statement's snapshot, which every row of the page follows.
+    revision: String,
 }
 
 impl Statements {
@@ -232,6 +237,27 @@ impl Statements {
                 LookupKey::TokenLocal(SearchText::default()),
                 backend,
             ),
+            revision: revision_sql(backend),
+        }
+    }
+
+    /// The page of `query`, each row after the change feed's revision, in
+    /// one statement: one snapshot, so the revision names exactly what the
+    /// page reflects, and one round trip. Its one row when the page is
+    /// empty has the revision and NULL for the point.
+    ///
+    /// The join has no condition, so PostgreSQL and SQLite can only run it
+    /// as a nested loop over the revision's single row, which keeps the
+    /// page's own order; the page's `LIMIT` keeps it a subquery of its own,
+    /// planned as before.
+    fn page(&self, query: &ListQuery) -> Statement {
+        let page = query::page(query, self.backend).build(self.backend);
+        Statement {
+            sql: format!(
+                "SELECT r.*, p.* FROM ({}) r LEFT JOIN ({}) p ON TRUE",
+                self.revision, page.sql
+            ),
+            ..page
         }
     }
 
@@ -413,18 +439,29 @@ impl IntegrationPointRepository for SeaOrmIntegrationPointRepository {
         )
     )]
     async fn list(&self, query: &ListQuery) -> Result<Listing, StoreError> {
-        // Before the page: every change up to it is committed, so reflected
-        // in the page; any change after it is newer than the head read.
-        let revision = self.changes.head().await?;
-        let rows = query::page(query, self.pool.backend())
-            .all(&self.reads(query))
+        const OPERATION: &str = "list integration points";
+        let rows = self
+            .reads(query)
+            .query_all_raw(self.statements.page(query))
             .await
-            .map_err(|e| store_error("list integration points", &e))?;
-        let total = self.total(query, rows.len()).await?;
-        let items = rows
-            .into_iter()
-            .map(IntegrationPoint::try_from)
-            .collect::<Result<_, _>>()?;
+            .map_err(|e| store_error(OPERATION, &e))?;
+        let Some(first) = rows.first() else {
+            return Err(StoreError::Unknown(Box::new(NoRevision)));
+        };
+        let revision = revision_of(first, OPERATION)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // An empty page is the revision's row alone, its point all NULL.
+            let id: Option<Uuid> = row
+                .try_get("", "id")
+                .map_err(|e| store_error(OPERATION, &e))?;
+            if id.is_some() {
+                let model = entity::Model::from_query_result(row, "")
+                    .map_err(|e| store_error(OPERATION, &e))?;
+                items.push(IntegrationPoint::try_from(model)?);
+            }
+        }
+        let total = self.total(query, items.len()).await?;
         Ok(Listing {
             items,
             total,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use domain::change_feed::{
-    Change, ChangeLog, ChangeOp, ChangeWakeups, Cursor, ReadChangesError, Wakeup,
+    Change, ChangeLog, ChangeOp, ChangeWakeups, Cursor, FeedRevision, ReadChangesError, Wakeup,
 };
 use domain::integration_point::{
     ExistingPoints, IntegrationPointRepository, ListQuery, Page, PointArchive, Sort, Timestamp,
@@ -263,8 +263,8 @@ async fn a_list_revision_leads_to_exactly_the_later_writes(db: TestDb) {
 
     // Assert
     assert_eq!(listing.items, [early]);
-    assert!(listing.revision.is_some(), "the store keeps a change feed");
-    let after = read_all(&log, listing.revision, 10, 1).await;
+    let revision = listing.revision.expect("a revision");
+    let after = read_from(&log, &revision, 1).await;
     assert_eq!(
         after.iter().map(|c| c.id()).collect::<Vec<_>>(),
         [late.id()]
@@ -607,6 +607,86 @@ async fn a_write_through_one_replica_wakes_another_replicas_feed() {
         // Assert
         assert_eq!(woken, Ok(Wakeup::Changed));
         other.close().await;
+    })
+    .await;
+}
+
+/// The changes a reader from `revision` gets, once `expected` changes
+/// (skipped ones included) follow its cursor.
+async fn read_from(log: &SeaOrmChangeLog, revision: &FeedRevision, expected: usize) -> Vec<Change> {
+    read_all(log, Some(revision.cursor()), 10, expected)
+        .await
+        .into_iter()
+        .filter(|change| !revision.skips(change))
+        .collect()
+}
+
+/// While an older write is in flight, the feed cannot hand out the younger
+/// writes that committed after it, yet a list sees them. The list's revision
+/// must lead to the older write once it commits, and to none of the younger
+/// ones the page already reflects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[::pg_gate::requires_postgres]
+async fn postgres_a_list_revision_skips_the_writes_its_page_saw_beyond_one_in_flight() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        use sea_orm::TransactionTrait;
+        // Arrange: a point the feed has handed out, then a write that stays
+        // open, and two younger writes that commit.
+        let log = SeaOrmChangeLog::new(&db.database);
+        let early = point("EARLY");
+        db.repository.insert(&early).await.expect("insert");
+        read_all(&log, None, 10, 1).await;
+        let open = db.database.connection().begin().await.expect("begin");
+        open.execute_unprepared(
+            "INSERT INTO integration_points SELECT gen_random_uuid(), 'SLOW', 'public', \
+             md5(random()::text), '', '', '', '', '', '', '', '', '', false, false, 1, 1, 1",
+        )
+        .await
+        .expect("insert in the open transaction");
+        let quick = point("QUICK");
+        db.repository.insert(&quick).await.expect("insert");
+        let renamed = spec("EARLY2")
+            .id(early.id())
+            .token(early.token_local().clone())
+            .version(2)
+            .build();
+        db.repository
+            .update(&renamed, version(1))
+            .await
+            .expect("update");
+        let query = ListQuery::new(None, Sort::default(), Page::new(0, 10, 10).expect("page"))
+            .expect("query");
+
+        // Act
+        let listing = db.repository.list(&query).await.expect("list");
+        open.commit().await.expect("commit");
+        let late = point("LATE");
+        db.repository.insert(&late).await.expect("insert");
+
+        // Assert
+        let mut listed: Vec<_> = listing
+            .items
+            .iter()
+            .map(|p| p.attributes().code.as_str().to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            ["EARLY2", "QUICK"],
+            "the page saw the younger writes"
+        );
+        let revision = listing.revision.expect("a revision");
+        assert!(revision.snapshot().is_some(), "{revision}");
+        let codes: Vec<_> = read_from(&log, &revision, 4)
+            .await
+            .iter()
+            .map(|c| c.point().map(|p| p.attributes().code.as_str().to_owned()))
+            .collect();
+        assert_eq!(
+            codes,
+            [Some("SLOW".to_owned()), Some("LATE".to_owned())],
+            "from {revision}"
+        );
     })
     .await;
 }
