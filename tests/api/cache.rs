@@ -209,6 +209,63 @@ async fn reads_go_to_the_database_while_the_listener_is_lost_and_from_memory_onc
     assert!(metric(&b, "cache_hits_total").await > hits);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_held_back_by_an_open_transaction_is_read_from_the_database_within_the_bound() {
+    use sea_orm::TransactionTrait as _;
+    let _turn = crate::helpers::exclusive_turn().await;
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    // Arrange: B answers a token from memory, then a transaction elsewhere
+    // in the cluster takes an id and stays open, so that no replica's feed
+    // may hand out a change committed after it.
+    let (a, b) = replicas(&url, "ip-cache-e2e-held").await;
+    let point = a.create(json!({"code": "HELD"})).await;
+    let (id, old_token) = (
+        point["id"].as_str().expect("an id"),
+        point["token_local"].clone(),
+    );
+    answered_from_memory(&b, &old_token).await;
+    let bypasses = metric(&b, "cache_stale_bypasses_total").await;
+    let other = infrastructure::connect(&crate::helpers::one_connection(&url))
+        .await
+        .expect("the test database");
+    let open = other.connection().begin().await.expect("begin");
+    open.execute_unprepared("SELECT pg_current_xact_id()")
+        .await
+        .expect("an id for the open transaction");
+
+    // Act: A rotates the token; its change waits behind the open transaction.
+    let rotated = a
+        .request("POST", &format!("{}/rotate_token", TestApp::item(id)), None)
+        .await;
+    let rotated_at = Instant::now();
+    let mut stopped_after = None;
+    while rotated_at.elapsed() < BOUND * 3 {
+        match (lookup_status(&b, &old_token).await, stopped_after) {
+            (404, None) => stopped_after = Some(rotated_at.elapsed()),
+            (404, Some(_)) | (200, None) => {}
+            (status, _) => panic!("B answered {status} for the old token after it stopped"),
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let bypassed = metric(&b, "cache_stale_bypasses_total").await;
+    open.rollback().await.expect("rollback");
+    other.close().await;
+
+    // Assert: B stopped matching the old token once its cache was older than
+    // allowed (counted from when the rotation was recorded, before its
+    // answer, give or take one check), by reading the database, while the
+    // feed was still held back.
+    assert_eq!(rotated.status.as_u16(), 200, "{}", rotated.text);
+    let stopped_after = stopped_after.expect("B stops matching the old token");
+    assert!(
+        stopped_after < BOUND + Duration::from_millis(500),
+        "B matched it for {stopped_after:?}"
+    );
+    assert!(bypassed > bypasses, "B read the database");
+}
+
 crate::on_both_backends! {
     async fn an_etag_answered_from_memory_still_validates_and_a_write_moves_it(app) {
         let _turn = crate::helpers::exclusive_turn().await;

@@ -229,9 +229,15 @@ async fn follow<L: ChangeLog, W: ChangeWakeups, C: Clock>(
             Some(Wakeup::Listening | Wakeup::Changed) | None => {}
         }
         let mut caught_up = true;
+        let mut withheld_since = None;
         loop {
             match log.read(Some(cursor), settings.batch).await {
-                Ok(ChangePage { changes, next }) => {
+                Ok(ChangePage {
+                    changes,
+                    next,
+                    withheld_since: withheld,
+                }) => {
+                    withheld_since = withheld;
                     let full = changes.len() as u64 >= settings.batch;
                     for change in changes {
                         // No subscriber is not an error: the next may come.
@@ -258,9 +264,13 @@ async fn follow<L: ChangeLog, W: ChangeWakeups, C: Clock>(
             }
         }
         if caught_up {
+            // Caught up with what the store can hand out; writes committed
+            // behind an older one still in flight are not in it, so this
+            // replica is current only as of the oldest of them.
+            let now = clock.now();
             progress.send_replace(FeedProgress {
                 cursor,
-                at: clock.now(),
+                at: withheld_since.map_or(now, |withheld| withheld.min(now)),
                 listening: wakeups.listening(),
             });
         }

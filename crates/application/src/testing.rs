@@ -287,6 +287,8 @@ struct LogState {
     next_position: u64,
     /// The store's transaction recorded as the writer of new changes.
     writer: u64,
+    /// What reads report of committed changes they cannot hand out yet.
+    withheld_since: Option<Timestamp>,
 }
 
 impl InMemoryChangeLog {
@@ -304,6 +306,13 @@ impl InMemoryChangeLog {
             state.changes.push(change);
         });
         self.wakeups.raise(Wakeup::Changed);
+    }
+
+    /// Makes reads report committed changes withheld since `millis` (or
+    /// none), as a store does while an older write is in flight.
+    pub fn set_withheld_since(&self, millis: Option<i64>) {
+        let at = millis.map(|ms| Timestamp::from_millis(ms).expect("a time"));
+        self.with_state(|state| state.withheld_since = at);
     }
 
     /// Records the changes from now on as written by the store's
@@ -357,7 +366,11 @@ impl ChangeLog for InMemoryChangeLog {
                 .cloned()
                 .collect();
             let next = changes.last().map_or(from, Change::cursor);
-            Ok(ChangePage { changes, next })
+            Ok(ChangePage {
+                changes,
+                next,
+                withheld_since: state.withheld_since,
+            })
         })
     }
 

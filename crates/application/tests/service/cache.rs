@@ -679,3 +679,68 @@ async fn run_schedule(seed: u64, steps: usize) {
         }
     }
 }
+
+#[tokio::test]
+async fn while_committed_changes_wait_behind_an_older_write_the_cache_ages_from_the_oldest() {
+    // Arrange: a replica whose hub and cache read one movable clock, with a
+    // point cached.
+    let repository = InMemoryRepository::default();
+    let changes = repository.changes();
+    let clock = FixedClock::at(HUB_TIME);
+    let hub = ChangeHub::start(
+        changes.clone(),
+        changes.wakeups(),
+        clock.clone(),
+        hub_settings(64),
+    );
+    let shared = Shared::default();
+    let service = CachedService::new(
+        Service::new(
+            repository.clone(),
+            clock.clone(),
+            shared.ids.clone(),
+            shared.tokens.clone(),
+        ),
+        &hub,
+        clock.clone(),
+        CacheSettings {
+            max_entries: 10,
+            max_age: MAX_AGE,
+        },
+    );
+    let a = Replica { service, clock };
+    let point = create(&a.service, "A").await;
+    caught_up(&a, &repository).await;
+    let max_age = i64::try_from(MAX_AGE.as_millis()).expect("small");
+    let later = HUB_TIME + 10 * max_age;
+    let hub_at = |millis: i64| {
+        let hub = hub.clone();
+        async move {
+            tokio::time::timeout(PATIENCE, async {
+                while hub.progress().at.as_millis() != millis {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+            .await
+            .expect("the hub reads again");
+        }
+    };
+
+    // Act: a change committed just after the cache last confirmed waits
+    // behind an older write while time passes; the hub keeps reading.
+    changes.set_withheld_since(Some(HUB_TIME + 1));
+    a.clock.set(later);
+    hub_at(HUB_TIME + 1).await;
+    a.service.get(point.id()).await.expect("found");
+    let held = stats(&a);
+    changes.set_withheld_since(None);
+    hub_at(later).await;
+    a.service.get(point.id()).await.expect("found");
+    a.service.get(point.id()).await.expect("found");
+    let released = stats(&a);
+
+    // Assert: held back, it reads the store; caught up, from memory again.
+    assert_eq!(held.bypasses, 1, "{held:?}");
+    assert_eq!(released.bypasses, 1, "{released:?}");
+    assert_eq!(released.hits, held.hits + 1, "{released:?}");
+}

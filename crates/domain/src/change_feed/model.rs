@@ -335,6 +335,11 @@ pub struct ChangePage {
     /// The cursor to read on from: the last change's, or the one read from
     /// when there were none.
     pub next: Cursor,
+    /// When the oldest committed change that the read could not hand out
+    /// yet was recorded (`None` when there is none): it committed while an
+    /// older write was still in flight, and waits behind it. Every write
+    /// committed before this time is in the feed up to `next` or before.
+    pub withheld_since: Option<Timestamp>,
 }
 
 /// How far the feed of one replica has been read, and whether it hears of
@@ -343,7 +348,10 @@ pub struct ChangePage {
 pub struct FeedProgress {
     /// Every change up to this cursor has been read and handed on.
     pub cursor: Cursor,
-    /// When the feed was last found caught up to `cursor`.
+    /// Every write committed before this time has been read and handed on:
+    /// when the feed was last found caught up to `cursor`, or, while
+    /// committed changes wait behind an older write in flight, when the
+    /// oldest of them was recorded.
     pub at: Timestamp,
     /// Whether the replica is told of new changes as they commit; when
     /// `false` it finds them only by its slow safety poll.

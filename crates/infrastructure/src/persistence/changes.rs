@@ -24,8 +24,9 @@ const POSTGRES_SAFE: &str = "tx < pg_snapshot_xmin(pg_current_snapshot())::text:
 #[derive(Debug)]
 struct Statements {
     backend: DbBackend,
-    /// The horizon and up to `$3` changes after `($1, $2)`; one row with
-    /// nulls for the change when there is none.
+    /// The horizon, the time of the oldest change withheld, and up to `$3`
+    /// changes after `($1, $2)`; one row with nulls for the change when
+    /// there is none.
     read: String,
     /// The newest safe change's cursor and the horizon: one or two rows.
     head: String,
@@ -39,16 +40,28 @@ struct Statements {
 
 impl Statements {
     fn render(backend: DbBackend) -> Self {
-        let (safe, p) = match backend {
-            DbBackend::Postgres => (format!("AND {POSTGRES_SAFE}"), ["$1", "$2", "$3"]),
-            _ => (String::new(), ["?1", "?2", "?3"]),
+        // The oldest committed change not safe yet is the first in feed
+        // order: its writer got its transaction id before the other
+        // withheld writers', so it was recorded first (a change whose order
+        // was raised to an earlier write's waited for that write to commit).
+        let (safe, withheld, p) = match backend {
+            DbBackend::Postgres => (
+                format!("AND {POSTGRES_SAFE}"),
+                format!(
+                    "(SELECT at FROM point_changes WHERE NOT ({POSTGRES_SAFE}) \
+                     ORDER BY tx, position LIMIT 1)"
+                ),
+                ["$1", "$2", "$3"],
+            ),
+            _ => (String::new(), "NULL".to_owned(), ["?1", "?2", "?3"]),
         };
         let safe_where = safe.replacen("AND", "WHERE", 1);
         let [p1, p2, p3] = p;
         Self {
             backend,
             read: format!(
-                "SELECT h.tx AS horizon_tx, h.position AS horizon_position, c.* \
+                "SELECT h.tx AS horizon_tx, h.position AS horizon_position, \
+                     {withheld} AS withheld_at, c.* \
                  FROM point_changes_horizon h LEFT JOIN ( \
                      SELECT * FROM point_changes \
                      WHERE (tx, position) > ({p1}, {p2}) {safe} \
@@ -271,8 +284,19 @@ impl ChangeLog for SeaOrmChangeLog {
                 changes.push(change(row, OPERATION)?);
             }
         }
+        let withheld: Option<i64> = first
+            .try_get("", "withheld_at")
+            .map_err(|e| store_error(OPERATION, &e))?;
+        let withheld_since = withheld
+            .map(Timestamp::from_millis)
+            .transpose()
+            .map_err(|_| invalid_change(from, "at"))?;
         let next = changes.last().map_or(from, Change::cursor);
-        Ok(ChangePage { changes, next })
+        Ok(ChangePage {
+            changes,
+            next,
+            withheld_since,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
