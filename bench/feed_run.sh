@@ -7,12 +7,14 @@
 # delay from a write's acknowledgement on one to its event on the other at
 # RATE writes/s (bench/feed.py latency), then WATCHERS event streams on one
 # replica (bench/feed.py watchers); then the write path with and without the
-# feed's trigger (bench/feed_ab.sh).
-# Env: RATE (1000), SECONDS (15), WATCHERS (1000), WRITES (300).
+# feed's trigger (bench/feed_ab.sh; FEED_AB=0 leaves it out, to measure the
+# delivery and the watchers alone).
+# Env: RATE (1000), LATENCY_SECONDS (15), WATCHERS (1000), WRITES (300), FEED_AB (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:?usage: feed_run.sh PATH/TO/integration-points}")
-RATE=${RATE:-1000} SECONDS_=${SECONDS:-15} WATCHERS=${WATCHERS:-1000} WRITES=${WRITES:-300}
+# Not SECONDS: bash keeps that one as the seconds since the shell started.
+RATE=${RATE:-1000} SECONDS_=${LATENCY_SECONDS:-15} WATCHERS=${WATCHERS:-1000} WRITES=${WRITES:-300}
 PSQL=(psql -qX -h 127.0.0.1 -U postgres)
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ip_feed_lat WITH (FORCE)" -c "CREATE DATABASE ip_feed_lat" >/dev/null
 pids=()
@@ -28,5 +30,6 @@ python3 bench/feed.py latency http://127.0.0.1:18621 http://127.0.0.1:18622 "$RA
 echo "## $WATCHERS watchers on :18621"
 python3 bench/feed.py watchers http://127.0.0.1:18621 "${pids[0]}" "$WATCHERS" "$WRITES" 100
 kill "${pids[@]}"; wait 2>/dev/null || true
+[ "${FEED_AB:-1}" = 0 ] && exit 0
 echo "## write path with and without the feed"
 bench/feed_ab.sh "$BIN"

@@ -2,6 +2,8 @@
 # Lists at scale (BENCHMARKS.md, "Lists at scale"): the list workloads at
 # 100,000 and 1,000,000 rows on PostgreSQL, with each count mode, and a page
 # at depth 900,000 read with `after` and with `offset`, beside get and lookup.
+# `list_filter` runs first and again last at each size ("list_filter,again"):
+# the same requests, so the two figures' difference is the run's own noise.
 #
 #   bench/lists.sh PATH/TO/integration-points
 #
@@ -88,6 +90,7 @@ for rows in $SIZES; do
         run "page_at_${deep}_offset" paths "$COLLECTION?limit=100&count=none&offset=$deep"
         run "get_by_id" get_by_id "-"
         run "lookup" lookup "-"
+        run "list_filter,again" list_filter "-"
     } | sed "s/^/$rows /"
     stop_service
 done | awk 'BEGIN { print "| rows | workload | req/s | p50 ms | p99 ms | errors |"; print "|---:|---|---:|---:|---:|---:|" }

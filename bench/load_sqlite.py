@@ -42,7 +42,17 @@ def rows(count, now_ms):
 def main():
     path, count = sys.argv[1], int(sys.argv[2])
     db = sqlite3.connect(path)
+    # The change feed's triggers stamp each change with unixepoch('subsec'),
+    # which needs SQLite 3.42; Debian 12's python has 3.40, where it is NULL
+    # and the insert fails. The data set is loaded as a restored database
+    # would be, without a change per row, and the triggers put back after.
+    triggers = db.execute(
+        "SELECT name, sql FROM sqlite_master"
+        " WHERE type = 'trigger' AND tbl_name = 'integration_points'"
+    ).fetchall()
     with db:
+        for name, _ in triggers:
+            db.execute(f'DROP TRIGGER "{name}"')
         db.executemany(
             "INSERT INTO integration_points (id, code, type, token_local, token_remote,"
             " token_remote2, url, recv_svcscriptcode, recv_svcscriptcode_ws,"
@@ -51,6 +61,8 @@ def main():
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows(count, int(time.time() * 1000)),
         )
+        for _, sql in triggers:
+            db.execute(sql)
     db.execute("ANALYZE")
     db.close()
 
