@@ -18,7 +18,7 @@ PSQL=(psql -qX -h 127.0.0.1 -U postgres)
 APP__SERVER__HOST=127.0.0.1 APP__SERVER__PORT=$PORT APP__LOG__LEVEL=warn \
   APP__DATABASE__URL=postgres://postgres@127.0.0.1:5432/ip_feed_bench "$BIN" serve >/tmp/feed_ab.log 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 150); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/health/ready" && break; sleep 0.2; done
 "${PSQL[@]}" -d ip_feed_bench -v rows="$ROWS" -f bench/sql/load_postgres.sql >/dev/null
 "${PSQL[@]}" -d ip_feed_bench -c "VACUUM ANALYZE" >/dev/null
