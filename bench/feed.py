@@ -101,16 +101,26 @@ async def watch(url, since, on_event, ready):
     while (await reader.readline()) not in (b"\r\n", b""):
         pass
     ready()
-    # The body is chunked: chunk-size lines interleave with the events; only
-    # `data:` lines matter here.
+    # The body is chunked, and a chunk may end inside a line: the lines are
+    # cut from the decoded body, never from the raw stream (read that way, a
+    # `data:` line split by a chunk's size ended the watcher, silently, after
+    # its first few events). Only `data:` lines matter here.
+    body = b""
     while True:
-        line = await reader.readline()
-        if not line:
+        size_line = await reader.readline()
+        if not size_line:
             return
-        if line.startswith(b"data: "):
-            if on_event(json.loads(line[6:])) is False:
-                writer.close()
-                return
+        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            return
+        body += await reader.readexactly(size)
+        await reader.readexactly(2)
+        *lines, body = body.split(b"\n")
+        for line in lines:
+            if line.startswith(b"data: "):
+                if on_event(json.loads(line[6:])) is False:
+                    writer.close()
+                    return
 
 
 async def paced_writes(url, ids, rate, count, acked, connections=32):
