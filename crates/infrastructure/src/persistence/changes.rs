@@ -104,6 +104,11 @@ impl Statements {
 /// one still in flight. Then the revision carries the snapshot (its `xmax`
 /// and the transactions in flight), so that a reader skips exactly those;
 /// when it saw none, the bare cursor says it all.
+///
+/// Whether it saw any is asked as the first row in the index's order, not as
+/// `EXISTS`: PostgreSQL planned the `EXISTS` as a scan of the whole table
+/// (it expected a match early), which at 100,000 changes made every list
+/// fifteen times slower.
 pub(super) fn revision_sql(backend: DbBackend) -> String {
     let newest = |safe: &str| {
         format!(
@@ -129,7 +134,8 @@ pub(super) fn revision_sql(backend: DbBackend) -> String {
              ) s \
              CROSS JOIN LATERAL ({head}) head \
              CROSS JOIN LATERAL ( \
-                 SELECT EXISTS (SELECT 1 FROM point_changes WHERE tx >= s.xmin) AS after \
+                 SELECT (SELECT tx FROM point_changes WHERE tx >= s.xmin \
+                         ORDER BY tx, position LIMIT 1) IS NOT NULL AS after \
              ) seen",
             head = newest("WHERE tx < s.xmin"),
         ),
