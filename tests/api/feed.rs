@@ -565,3 +565,43 @@ on_both_backends! {
         eprintln!("{} lists, {snapshots} of them with a snapshot, {patches} patches", lists.len());
     }
 }
+
+/// The value of the sample `name` (a series without labels) in a `/metrics`
+/// text.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+on_both_backends! {
+    async fn the_feed_metrics_count_an_open_stream_and_the_changes_sent_to_it(app) {
+        // Arrange: a stream that stays open, reading every event.
+        let stream = watch(&app.client, &app.address, None).await;
+        let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_events(stream, move |event| sent.send(event).is_ok()));
+        let before = app.request("GET", "/metrics", None).await.text;
+
+        // Act
+        let created = app.create(json!({"code": "METRICS"})).await;
+        let event = tokio::time::timeout(Duration::from_secs(20), received.recv())
+            .await
+            .expect("the change streams in time")
+            .expect("an event");
+        let during = app.request("GET", "/metrics", None).await.text;
+        reader.abort();
+
+        // Assert
+        assert_eq!(event.data["id"], created["id"]);
+        assert_eq!(sample(&before, "feed_watchers"), Some(1.0), "{before}");
+        assert_eq!(sample(&before, "feed_changes_delivered_total"), Some(0.0), "{before}");
+        assert_eq!(sample(&during, "feed_watchers"), Some(1.0), "{during}");
+        assert_eq!(sample(&during, "feed_changes_delivered_total"), Some(1.0), "{during}");
+        assert_eq!(sample(&during, "feed_delivery_lag_seconds_count"), Some(1.0), "{during}");
+        let lag = sample(&during, "feed_delivery_lag_seconds_sum").expect("a lag sum");
+        assert!((0.0..20.0).contains(&lag), "lag {lag} s");
+        assert!(
+            during.lines().any(|line| line == "feed_delivery_lag_seconds_bucket{le=\"30\"} 1"),
+            "{during}"
+        );
+    }
+}
