@@ -12,6 +12,11 @@
 pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 use sea_orm_migration::{MigrationTrait, async_trait};
 
+/// The unique indexes' names, as the migration that creates them gives them,
+/// so that an adapter telling which rule a violation broke reads them from
+/// here rather than restating them.
+pub use m20261127_000001_create_integration_points::{UX_CODE, UX_TOKEN_LOCAL};
+
 mod m20261127_000001_create_integration_points;
 mod m20261127_000002_index_common_queries;
 mod m20261129_000001_create_point_changes;

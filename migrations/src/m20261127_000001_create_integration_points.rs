@@ -38,8 +38,10 @@ enum IntegrationPoints {
     Version,
 }
 
-const UX_CODE: &str = "ux_integration_points_code";
-const UX_TOKEN_LOCAL: &str = "ux_integration_points_token_local";
+/// The unique index on `code`: the name PostgreSQL reports a violation by.
+pub const UX_CODE: &str = "ux_integration_points_code";
+/// The unique index on `token_local`: the name PostgreSQL reports a violation by.
+pub const UX_TOKEN_LOCAL: &str = "ux_integration_points_token_local";
 const IX_CT_ID: &str = "ix_integration_points_ct_id";
 
 /// A `text NOT NULL` column that compares by code point on every backend.

@@ -79,9 +79,8 @@ pub(crate) fn write_error(operation: &'static str, error: &DbErr) -> WriteError 
 /// (`UNIQUE constraint failed: integration_points.code`). The names are matched
 /// whole, so no index name can be mistaken for another that shares a word.
 ///
-/// The names are the ones the first migration gives, which is frozen, so they
-/// are not imported from it; the repository test
-/// `inserting_a_taken_id_code_or_local_token_is_a_duplicate_naming_the_field`
+/// The index names come from the migration that creates them; the repository
+/// test `inserting_a_taken_id_code_or_local_token_is_a_duplicate_naming_the_field`
 /// checks them against the migrated schema on both backends.
 fn unique_field(message: &str) -> Option<UniqueField> {
     let name = message
@@ -90,8 +89,8 @@ fn unique_field(message: &str) -> Option<UniqueField> {
         .or_else(|| message.strip_prefix("UNIQUE constraint failed: "))?;
     match name {
         "integration_points_pkey" | "integration_points.id" => Some(UniqueField::Id),
-        "ux_integration_points_code" | "integration_points.code" => Some(UniqueField::Code),
-        "ux_integration_points_token_local" | "integration_points.token_local" => {
+        migration::UX_CODE | "integration_points.code" => Some(UniqueField::Code),
+        migration::UX_TOKEN_LOCAL | "integration_points.token_local" => {
             Some(UniqueField::TokenLocal)
         }
         _ => None,
