@@ -432,6 +432,47 @@ bounded_text!(
     debug = plain
 );
 
+/// The most characters each field's value type accepts, or `None` for a
+/// field that is not text. The match names every field, so a new one must
+/// say which type checks it (a field may share a type, as `opts.note` could
+/// share [`Title`]); the assertion below then holds that type to the field's
+/// own entry in the table.
+const fn enforced_max_chars(field: Field) -> Option<usize> {
+    match field {
+        Field::Id | Field::OptsAllowFilesApi | Field::OptsIssync | Field::ExtCt | Field::ExtLwt => {
+            None
+        }
+        Field::Code => Some(Code::MAX_CHARS),
+        Field::Type => Some(PointType::MAX_CHARS),
+        Field::TokenLocal => Some(TokenLocal::DIGITS),
+        Field::TokenRemote | Field::TokenRemote2 => Some(TokenRemote::MAX_CHARS),
+        Field::RecvSvcscriptcode
+        | Field::RecvSvcscriptcodeWs
+        | Field::SendSvcscriptcode
+        | Field::SendSvcscriptcodeWs => Some(ScriptCode::MAX_CHARS),
+        Field::Url => Some(Url::MAX_CHARS),
+        Field::OptsTitle => Some(Title::MAX_CHARS),
+        Field::OptsComment => Some(Comment::MAX_CHARS),
+    }
+}
+
+const _: () = {
+    let mut i = 0;
+    while i < Field::ALL.len() {
+        let field = Field::ALL[i];
+        let agrees = match (enforced_max_chars(field), field.max_chars()) {
+            (Some(enforced), Some(stated)) => enforced == stated,
+            (None, None) => true,
+            (Some(_), None) | (None, Some(_)) => false,
+        };
+        assert!(
+            agrees,
+            "a field's value type must accept exactly the length its entry in the field table states"
+        );
+        i += 1;
+    }
+};
+
 /// Where the outside system is reached: empty, or an absolute `http`/`https` URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Url(String);
