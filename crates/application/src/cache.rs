@@ -6,7 +6,9 @@
 //! replica knows of:
 //! - a write made here drops what it changed before its answer leaves;
 //! - every change the [`ChangeHub`] reads (other replicas' writes included)
-//!   drops the point it names and every cached LOOKUP answer;
+//!   drops the point it names and voids the LOOKUP answers it can change:
+//!   those that held the point, and those whose key names the point's new
+//!   code, token or id (see [`Stripes`]);
 //! - a read that missed inserts what it read only if nothing was dropped
 //!   since it began (the invalidation epoch), so a change that lands while
 //!   the store is being read cannot be undone by the slower read.
@@ -18,11 +20,12 @@
 //! subscription that lagged, a hub that could not read), the cache is
 //! emptied before it is used again.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use domain::change_feed::{Cursor, FeedProgress};
+use domain::change_feed::{ChangeOp, Cursor, FeedProgress};
 use domain::integration_point::{
     Attributes, CacheStats, Clock, Code, Comment, CreatePointError, CreatePointRequest,
     DeletePointError, GetPointError, IfMatch, IntegrationPoint, IntegrationPointService,
@@ -51,13 +54,125 @@ pub struct CacheSettings {
 /// `confirmed_at` when the cache must not be used.
 const UNCONFIRMED: i64 = i64::MIN;
 
-/// A LOOKUP answer and the epoch it was read in: it holds only while no
-/// point has changed since, so that no change needs to know which keys
-/// named the point before it.
-#[derive(Clone)]
+/// How many invalidation counters LOOKUP answers are checked against; a
+/// power of two. 16,384 counters cost 128 KiB; with three per change, a
+/// change voids an unrelated answer with a chance of about one in 2,000
+/// per counter that answer watches.
+const STRIPES: usize = 1 << 14;
+
+/// Invalidation counters, each standing for every point id and every text
+/// that hashes to it.
+///
+/// A LOOKUP answer can change only through a point it held (found under its
+/// old code, token or id) or a point that now carries the key (its new
+/// code, token or id). A change moves the counters of the point's id and
+/// of its new code and token; an answer records, when read, the counters of
+/// its key and of every id it holds, and holds only while none of them has
+/// moved. Neither side needs to know what the point was before the change,
+/// and no index from points to keys has to be kept in step with the
+/// cache's evictions.
+struct Stripes {
+    counters: Box<[AtomicU64]>,
+    hasher: RandomState,
+}
+
+/// A counter's index and the value an answer read from it.
+type Stamp = (u32, u64);
+
+impl Stripes {
+    fn new() -> Self {
+        Self {
+            counters: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn of_id(&self, id: PointId) -> u32 {
+        self.index(self.hasher.hash_one(id.as_uuid().as_u128()))
+    }
+
+    fn of_text(&self, text: &str) -> u32 {
+        self.index(self.hasher.hash_one(text))
+    }
+
+    fn index(&self, hash: u64) -> u32 {
+        // STRIPES fits in u32, so the masked value does too.
+        u32::try_from(hash & (STRIPES as u64 - 1)).unwrap_or_default()
+    }
+
+    fn counter(&self, index: u32) -> &AtomicU64 {
+        &self.counters[index as usize % STRIPES]
+    }
+
+    /// The counters a LOOKUP of `key` answered with `ids` depends on.
+    fn of_answer(&self, key: &LookupKey, ids: &[PointId]) -> Vec<u32> {
+        let mut indices: Vec<u32> = ids.iter().map(|&id| self.of_id(id)).collect();
+        match key {
+            LookupKey::Any(text) => {
+                indices.push(self.of_text(text.as_str()));
+                if let Ok(id) = PointId::parse(text.as_str()) {
+                    indices.push(self.of_id(id));
+                }
+            }
+            LookupKey::Id(Some(id)) => indices.push(self.of_id(*id)),
+            // Matches nothing, whatever changes.
+            LookupKey::Id(None) => {}
+            LookupKey::Code(text) | LookupKey::TokenLocal(text) => {
+                indices.push(self.of_text(text.as_str()));
+            }
+        }
+        indices.sort_unstable();
+        indices.dedup();
+        indices
+    }
+
+    fn stamp(&self, indices: Vec<u32>) -> Box<[Stamp]> {
+        indices
+            .into_iter()
+            .map(|index| (index, self.counter(index).load(Ordering::SeqCst)))
+            .collect()
+    }
+
+    fn unmoved(&self, stamps: &[Stamp]) -> bool {
+        stamps
+            .iter()
+            .all(|&(index, value)| self.counter(index).load(Ordering::SeqCst) == value)
+    }
+
+    /// Voids the answers that `id`, now `after`, can change.
+    fn moved(&self, id: PointId, after: Option<&IntegrationPoint>) {
+        self.counter(self.of_id(id)).fetch_add(1, Ordering::SeqCst);
+        if let Some(point) = after {
+            for text in [
+                point.attributes().code.as_str(),
+                point.token_local().as_str(),
+            ] {
+                self.counter(self.of_text(text))
+                    .fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// A cached LOOKUP answer: the ids (none for a cached 404), the counters
+/// they were read under, and the generation of all answers then.
 struct LookupEntry {
-    epoch: u64,
-    ids: Arc<[PointId]>,
+    generation: u64,
+    stamps: Box<[Stamp]>,
+    ids: Box<[PointId]>,
+}
+
+/// What a change left of a point, as far as the cache is told.
+#[derive(Clone, Copy)]
+enum After<'a> {
+    /// The point as the change left it; `None`: deleted.
+    Known(Option<&'a IntegrationPoint>),
+    /// The store refused the write (not found, a failed precondition, a
+    /// conflict): nothing changed.
+    Refused,
+    /// The store failed: the write may still have committed, with values
+    /// unknown.
+    Unknown,
 }
 
 /// A cached point: its twelve texts in one shared allocation instead of a
@@ -185,7 +300,12 @@ struct State<C> {
     /// `None`: no point has this id (a cached 404).
     points: Cache<PointId, Option<PackedPoint>>,
     /// An empty answer is a cached LOOKUP 404.
-    lookups: Cache<LookupKey, LookupEntry>,
+    lookups: Cache<LookupKey, Arc<LookupEntry>>,
+    /// What LOOKUP answers are checked against on a hit.
+    stripes: Stripes,
+    /// Moves when a change's effect on LOOKUP answers is not known: every
+    /// answer read before it is void.
+    generation: AtomicU64,
     /// Moves on every invalidation; see the module's rules.
     epoch: AtomicU64,
     /// The time (ms) of the hub's last confirmation, or [`UNCONFIRMED`].
@@ -245,31 +365,63 @@ impl<C: Clock> State<C> {
         }
     }
 
-    fn cached_lookup(&self, key: &LookupKey, epoch: u64) -> Option<Arc<[PointId]>> {
-        self.lookups
-            .get(key)
-            .filter(|entry| entry.epoch == epoch)
-            .map(|entry| entry.ids)
+    fn holds(&self, entry: &LookupEntry) -> bool {
+        entry.generation == self.generation.load(Ordering::SeqCst)
+            && self.stripes.unmoved(&entry.stamps)
     }
 
-    fn fill_lookup(&self, key: LookupKey, ids: Arc<[PointId]>, epoch: u64) {
-        // An entry of an older epoch never answers, so a late insert is
-        // harmless: no second check needed.
+    /// The cached answer to `key`, if it still holds; one that does not is
+    /// dropped, so that `cache_entries` stops counting it.
+    fn cached_lookup(&self, key: &LookupKey) -> Option<Arc<LookupEntry>> {
+        let entry = self.lookups.get(key)?;
+        if self.holds(&entry) {
+            return Some(entry);
+        }
+        // Only this entry: a fresh one filled meanwhile stays.
+        self.lookups
+            .remove_if(key, |current| Arc::ptr_eq(current, &entry));
+        None
+    }
+
+    fn fill_lookup(&self, key: LookupKey, ids: &[PointId], epoch: u64) {
+        // Stamped before the epoch is checked, and an invalidation moves
+        // the epoch before the counters: if the epoch has not moved since
+        // the read began, a change that raced the read moves a counter
+        // after it was stamped, and the answer never holds.
+        let generation = self.generation.load(Ordering::SeqCst);
+        let stamps = self.stripes.stamp(self.stripes.of_answer(&key, ids));
         if self.epoch.load(Ordering::SeqCst) == epoch {
-            self.lookups.insert(key, LookupEntry { epoch, ids });
+            let entry = LookupEntry {
+                generation,
+                stamps,
+                ids: ids.into(),
+            };
+            self.lookups.insert(key, Arc::new(entry));
         }
     }
 
-    /// `id` changed (or may have): drop it and every LOOKUP answer.
-    fn invalidate(&self, id: PointId) {
+    /// `id` changed (or may have) and is now `after`: drop the point and
+    /// void the LOOKUP answers the change can alter.
+    fn invalidate(&self, id: PointId, after: After<'_>) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        match after {
+            After::Known(point) => self.stripes.moved(id, point),
+            // Voiding what holds the id too costs a miss each, and spares
+            // this from depending on every refusal being free of effects.
+            After::Refused => self.stripes.moved(id, None),
+            After::Unknown => {
+                self.generation.fetch_add(1, Ordering::SeqCst);
+            }
+        }
         self.points.remove(&id);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Something may have changed, unknown what: drop all LOOKUP answers.
+    /// A point nobody can have asked for by id may have been written with
+    /// values unknown: void every LOOKUP answer.
     fn invalidate_lookups(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.invalidations.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -306,6 +458,9 @@ impl<C: Clock> State<C> {
     }
 
     fn stats(&self) -> CacheStats {
+        // Void answers linger until asked for or evicted; the gauge counts
+        // the ones that still answer. One pass over the answers per scrape.
+        self.lookups.retain(|_, entry| self.holds(entry));
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
@@ -339,7 +494,12 @@ async fn apply<C: Clock>(state: Arc<State<C>>, hub: ChangeHub, mut feed: HubSubs
             biased;
             event = feed.events.recv() => match event {
                 Ok(HubEvent::Change(change)) => {
-                    state.invalidate(change.id());
+                    let after = match (change.op(), change.point()) {
+                        (ChangeOp::Delete, _) => After::Known(None),
+                        (_, Some(point)) => After::Known(Some(point)),
+                        (_, None) => After::Unknown,
+                    };
+                    state.invalidate(change.id(), after);
                     applied = applied.max(change.cursor());
                 }
                 Ok(HubEvent::Skipped { horizon }) => {
@@ -387,6 +547,8 @@ impl<S: IntegrationPointService, C: Clock> CachedService<S, C> {
         let state = Arc::new(State {
             points: Cache::new(capacity),
             lookups: Cache::new(capacity),
+            stripes: Stripes::new(),
+            generation: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             confirmed_at: AtomicI64::new(UNCONFIRMED),
             max_age_ms: i64::try_from(settings.max_age.as_millis()).unwrap_or(i64::MAX),
@@ -422,10 +584,11 @@ impl<S: IntegrationPointService, C: Clock> CachedService<S, C> {
     }
 
     /// After a write to `id` (whatever its outcome: a failed store call may
-    /// still have committed), before its answer leaves.
-    fn written(&self, id: PointId) {
+    /// still have committed), before its answer leaves. `after` is what the
+    /// write left when it says so; any failure leaves it unknown.
+    fn written(&self, id: PointId, after: After<'_>) {
         if let Some(state) = self.state() {
-            state.invalidate(id);
+            state.invalidate(id, after);
         }
     }
 }
@@ -438,11 +601,13 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
         let named = request.id;
         let created = self.inner.create(request).await;
         match (&created, named) {
-            (Ok(point), _) => self.written(point.id()),
-            (Err(_), Some(id)) => self.written(id),
+            (Ok(point), _) => self.written(point.id(), After::Known(Some(point))),
+            (Err(CreatePointError::Conflict(_)), Some(id)) => self.written(id, After::Refused),
+            (Err(CreatePointError::Conflict(_)), None) => {}
+            (Err(CreatePointError::Store(_)), Some(id)) => self.written(id, After::Unknown),
             // A generated id nobody can have asked for yet: only LOOKUP
             // answers (the code, the token) may have changed.
-            (Err(_), None) => {
+            (Err(CreatePointError::Store(_)), None) => {
                 if let Some(state) = self.state() {
                     state.invalidate_lookups();
                 }
@@ -493,13 +658,23 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
         if_match: Option<IfMatch>,
     ) -> Result<IntegrationPoint, PatchPointError> {
         let patched = self.inner.patch(id, patch, if_match).await;
-        self.written(id);
+        let after = match &patched {
+            Ok(point) => After::Known(Some(point)),
+            Err(PatchPointError::Store(_)) => After::Unknown,
+            Err(_) => After::Refused,
+        };
+        self.written(id, after);
         patched
     }
 
     async fn delete(&self, id: PointId, if_match: Option<IfMatch>) -> Result<(), DeletePointError> {
         let deleted = self.inner.delete(id, if_match).await;
-        self.written(id);
+        let after = match deleted {
+            Ok(()) => After::Known(None),
+            Err(DeletePointError::Store(_)) => After::Unknown,
+            Err(_) => After::Refused,
+        };
+        self.written(id, after);
         deleted
     }
 
@@ -510,19 +685,19 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
         let Some(epoch) = state.current() else {
             return self.inner.lookup(key).await;
         };
-        if let Some(ids) = state.cached_lookup(&key, epoch) {
+        if let Some(entry) = state.cached_lookup(&key) {
             state.hit();
-            return if ids.is_empty() {
+            return if entry.ids.is_empty() {
                 Err(LookupError::NoMatch)
             } else {
-                Ok(ids.to_vec())
+                Ok(entry.ids.to_vec())
             };
         }
         state.miss();
         let read = self.inner.lookup(key.clone()).await;
         match &read {
-            Ok(ids) => state.fill_lookup(key, ids.as_slice().into(), epoch),
-            Err(LookupError::NoMatch) => state.fill_lookup(key, Arc::new([]), epoch),
+            Ok(ids) => state.fill_lookup(key, ids, epoch),
+            Err(LookupError::NoMatch) => state.fill_lookup(key, &[], epoch),
             Err(LookupError::Store(_)) => {}
         }
         read
@@ -534,7 +709,12 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
         if_match: Option<IfMatch>,
     ) -> Result<IntegrationPoint, RotateTokenError> {
         let rotated = self.inner.rotate_token(id, if_match).await;
-        self.written(id);
+        let after = match &rotated {
+            Ok(point) => After::Known(Some(point)),
+            Err(RotateTokenError::Store(_)) => After::Unknown,
+            Err(_) => After::Refused,
+        };
+        self.written(id, after);
         rotated
     }
 

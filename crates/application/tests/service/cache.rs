@@ -9,12 +9,12 @@ use std::time::Duration;
 use application::{CacheSettings, CachedService, ChangeHub, HubSettings, Service};
 use domain::integration_point::{
     CacheStats, GetPointError, IntegrationPoint, IntegrationPointRepository,
-    IntegrationPointService, ListQuery, Listing, LookupError, LookupKey, PointId, StoreError,
-    Version, WriteError, WriteOutcome,
+    IntegrationPointService, ListQuery, Listing, LookupError, LookupKey, PatchPointRequest,
+    PointId, StoreError, Version, WriteError, WriteOutcome,
 };
 use tokio::sync::oneshot;
 
-use crate::{create, title_patch};
+use crate::{code, create, title_patch};
 use application::testing::{FixedClock, InMemoryRepository, SequentialIds, SequentialTokens};
 
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -118,6 +118,13 @@ fn stats<R: IntegrationPointRepository>(replica: &Replica<R>) -> CacheStats {
     replica.service.cache_stats().expect("the cache is on")
 }
 
+fn code_patch(value: &str) -> PatchPointRequest {
+    PatchPointRequest {
+        code: Some(code(value)),
+        ..PatchPointRequest::EMPTY
+    }
+}
+
 fn token_key(point: &IntegrationPoint) -> LookupKey {
     LookupKey::any(point.token_local().as_str()).expect("a key")
 }
@@ -210,6 +217,106 @@ async fn another_replicas_writes_reach_the_cache_through_the_feed() {
         b.service.lookup(new_code).await.expect("found"),
         vec![created.id()]
     );
+}
+
+#[tokio::test]
+async fn a_change_to_one_point_leaves_the_lookup_answers_about_others_in_memory() {
+    // Arrange: B has cached the answers for two tokens and a missing key
+    let repository = InMemoryRepository::default();
+    let shared = Shared::default();
+    let (a, b) = (
+        replica(&repository, &shared).await,
+        replica(&repository, &shared).await,
+    );
+    let changed = create(&a.service, "A").await;
+    let other = create(&a.service, "B").await;
+    caught_up(&b, &repository).await;
+    let missing = LookupKey::any("nothing").expect("a key");
+    b.service.lookup(token_key(&changed)).await.expect("found");
+    b.service.lookup(token_key(&other)).await.expect("found");
+    let _ = b.service.lookup(missing.clone()).await;
+
+    // Act: one point changed by the other replica, then by B itself
+    a.service
+        .rotate_token(changed.id(), None)
+        .await
+        .expect("ok");
+    caught_up(&b, &repository).await;
+    b.service
+        .patch(changed.id(), title_patch("new"), None)
+        .await
+        .expect("ok");
+    let before = stats(&b);
+    let kept = b.service.lookup(token_key(&other)).await.expect("found");
+    let still_missing = b.service.lookup(missing).await;
+    let old = b.service.lookup(token_key(&changed)).await;
+
+    // Assert: the other answers came from memory, the changed one did not
+    let after = stats(&b);
+    assert_eq!(kept, vec![other.id()]);
+    assert!(matches!(still_missing, Err(LookupError::NoMatch)));
+    assert!(matches!(old, Err(LookupError::NoMatch)), "{old:?}");
+    assert_eq!(
+        (after.hits - before.hits, after.misses - before.misses),
+        (2, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_point_that_a_change_gives_a_code_is_found_under_it_and_no_longer_under_the_old() {
+    // Arrange: B has cached the old code's answer and the new code's 404
+    let repository = InMemoryRepository::default();
+    let shared = Shared::default();
+    let (a, b) = (
+        replica(&repository, &shared).await,
+        replica(&repository, &shared).await,
+    );
+    let point = create(&a.service, "OLD").await;
+    caught_up(&b, &repository).await;
+    let (old_code, new_code) = (
+        LookupKey::any("OLD").expect("a key"),
+        LookupKey::any("NEW").expect("a key"),
+    );
+    for _ in 0..2 {
+        b.service.lookup(old_code.clone()).await.expect("found");
+        let _ = b.service.lookup(new_code.clone()).await;
+    }
+    assert_eq!(stats(&b).hits, 2);
+
+    // Act
+    a.service
+        .patch(point.id(), code_patch("NEW"), None)
+        .await
+        .expect("ok");
+    caught_up(&b, &repository).await;
+
+    // Assert
+    assert_eq!(
+        b.service.lookup(new_code).await.expect("found"),
+        vec![point.id()]
+    );
+    let old = b.service.lookup(old_code).await;
+    assert!(matches!(old, Err(LookupError::NoMatch)), "{old:?}");
+}
+
+#[tokio::test]
+async fn the_entries_gauge_counts_only_lookup_answers_that_still_hold() {
+    // Arrange
+    let repository = InMemoryRepository::default();
+    let a = replica(&repository, &Shared::default()).await;
+    let (changed, other) = (create(&a.service, "A").await, create(&a.service, "B").await);
+    a.service.lookup(token_key(&changed)).await.expect("found");
+    a.service.lookup(token_key(&other)).await.expect("found");
+    assert_eq!(stats(&a).entries, 2);
+
+    // Act
+    a.service
+        .rotate_token(changed.id(), None)
+        .await
+        .expect("ok");
+
+    // Assert
+    assert_eq!(stats(&a).entries, 1);
 }
 
 /// A repository whose next read can be held after it has read, as a slow
@@ -484,8 +591,6 @@ enum Seen {
 struct Model {
     /// Points the other replica wrote since this one last caught up.
     unseen: HashSet<PointId>,
-    /// Whether the other replica wrote anything since then.
-    behind: bool,
     seen: HashMap<PointId, Seen>,
     /// Tokens retired (rotated or deleted) before this replica last caught
     /// up, or by itself: never to match again.
@@ -557,10 +662,18 @@ async fn run_schedule(seed: u64, steps: usize) {
                 tokens.push(point.token_local().as_str().to_owned());
                 wrote = Some(point.id());
             }
-            3..=4 => {
+            3 => {
                 let id = pick(&mut rng);
                 let _ = service
                     .patch(id, title_patch(&format!("t{step}")), None)
+                    .await;
+                wrote = Some(id);
+            }
+            4 => {
+                let id = pick(&mut rng);
+                codes += 1;
+                let _ = service
+                    .patch(id, code_patch(&format!("C{codes}")), None)
                     .await;
                 wrote = Some(id);
             }
@@ -627,10 +740,10 @@ async fn run_schedule(seed: u64, steps: usize) {
                 model.seen.insert(id, now);
             }
             13..=18 if !tokens.is_empty() => {
-                let token = if rng.bool() {
-                    tokens[rng.usize(0..tokens.len())].clone()
-                } else {
-                    format!("C{}", rng.usize(1..=codes + 1))
+                let token = match rng.u8(0..5) {
+                    0..=1 => tokens[rng.usize(0..tokens.len())].clone(),
+                    2..=3 => format!("C{}", rng.usize(1..=codes + 1)),
+                    _ => pick(&mut rng).to_string(),
                 };
                 let key = LookupKey::any(token.clone()).expect("a key");
                 let mut answer = match service.lookup(key).await {
@@ -640,17 +753,21 @@ async fn run_schedule(seed: u64, steps: usize) {
                 };
                 answer.sort();
                 let model = &models[r];
-                if model.behind {
-                    if model.retired.contains(&token) {
-                        assert!(answer.is_empty(), "{context}: retired {token} matched");
-                    }
-                } else {
-                    assert_eq!(
-                        answer,
-                        truth_of_lookup(&repository, &ids, &token),
-                        "{context}: lookup {token}"
-                    );
+                if model.retired.contains(&token) {
+                    assert!(answer.is_empty(), "{context}: retired {token} matched");
                 }
+                // Exact for every point whose last change this replica knows.
+                let known = |found: Vec<PointId>| -> Vec<PointId> {
+                    found
+                        .into_iter()
+                        .filter(|id| !model.unseen.contains(id))
+                        .collect()
+                };
+                assert_eq!(
+                    known(answer),
+                    known(truth_of_lookup(&repository, &ids, &token)),
+                    "{context}: lookup {token}"
+                );
             }
             _ => {
                 for replica in &replicas {
@@ -658,7 +775,6 @@ async fn run_schedule(seed: u64, steps: usize) {
                 }
                 for model in &mut models {
                     model.unseen.clear();
-                    model.behind = false;
                     model.retired.clone_from(&retired);
                     for id in &ids {
                         model.seen.insert(*id, stored(&repository, *id));
@@ -668,7 +784,6 @@ async fn run_schedule(seed: u64, steps: usize) {
         }
         if let Some(id) = wrote {
             models[other].unseen.insert(id);
-            models[other].behind = true;
             models[r].unseen.remove(&id);
             let seen = if ids.contains(&id) {
                 stored(&repository, id)
