@@ -153,7 +153,8 @@ impl ChangeSignal {
         }
     }
 
-    /// This process's feed looks now (its store may have become readable).
+    /// This process's feed looks now (its store may have become readable,
+    /// or another writer's change was heard); nobody else is told.
     pub(crate) fn look(&self) {
         self.raise(CHANGED);
     }
@@ -298,7 +299,11 @@ async fn listen_once(options: &PgConnectOptions, signal: &ChangeSignal) -> Resul
     signal.raise(LISTENING);
     loop {
         match listener.try_recv().await? {
-            Some(notification) if notification.payload() == schema => signal.announce(),
+            // A wake-up for this replica's feed only: passing it on would
+            // notify the replica that sent it, and every replica would
+            // notify every other for ever (thousands of notifications a
+            // second once a single write had started it).
+            Some(notification) if notification.payload() == schema => signal.look(),
             Some(_) => {}
             None => return Ok(()),
         }

@@ -611,6 +611,63 @@ async fn a_write_through_one_replica_wakes_another_replicas_feed() {
     .await;
 }
 
+/// How many notifications of a change in `schema` arrive within `wait`.
+async fn notifications(
+    listener: &mut sea_orm::sqlx::postgres::PgListener,
+    schema: &str,
+    wait: Duration,
+) -> usize {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut count = 0;
+    while let Ok(received) = tokio::time::timeout_at(deadline, listener.recv()).await {
+        if received.expect("the listener's connection").payload() == schema {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// A listening replica hears its own notification, and two replicas hear
+/// each other's: a notification heard must wake the feed and go no further,
+/// or one write starts an endless exchange of notifications.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn one_write_sends_one_notification_however_many_replicas_listen() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        // Arrange: two listening replicas of one schema, and a bystander
+        // that counts the notifications.
+        let url = crate::support::postgres_url().expect("a PostgreSQL URL");
+        let schema = schema_of(&db).await;
+        let other = connect(&settings(url.clone(), Some(schema.clone())))
+            .await
+            .expect("connect the other replica");
+        let _listeners = [
+            db.database.listen_for_changes(&url).expect("listen"),
+            other.listen_for_changes(&url).expect("listen"),
+        ];
+        for signal in [db.database.change_signal(), other.change_signal()] {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while !signal.listening() && tokio::time::Instant::now() < deadline {
+                let _ = tokio::time::timeout_at(deadline, signal.next()).await;
+            }
+            assert!(signal.listening(), "each replica listens");
+        }
+        let mut counter = sea_orm::sqlx::postgres::PgListener::connect(&url)
+            .await
+            .expect("a listener");
+        counter.listen("point_changes").await.expect("listen");
+
+        // Act
+        db.repository.insert(&point("A")).await.expect("insert");
+        let heard = notifications(&mut counter, &schema, Duration::from_secs(2)).await;
+
+        // Assert
+        assert_eq!(heard, 1, "notifications of one write");
+        other.close().await;
+    })
+    .await;
+}
+
 /// The changes a reader from `revision` gets, once `expected` changes
 /// (skipped ones included) follow its cursor.
 async fn read_from(log: &SeaOrmChangeLog, revision: &FeedRevision, expected: usize) -> Vec<Change> {
