@@ -8,6 +8,7 @@
 pub(crate) mod changes;
 pub(crate) mod document;
 pub(crate) mod dto;
+pub(crate) mod errors;
 pub(crate) mod etag;
 pub(crate) mod params;
 pub(crate) mod render;

@@ -8,12 +8,40 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use poem::http::header::AUTHORIZATION;
-use poem::http::{HeaderMap, Method};
+use poem::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use poem::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use poem::{Endpoint, Middleware, Request};
 
 use super::keys::{Access, Scope};
 use crate::http::error::ApiError;
+
+/// Why the guard turned a request away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Refused {
+    /// 401: the request carries no API key, or not as `Authorization: Bearer <key>`.
+    #[error("an API key is required: send `Authorization: Bearer <key>`")]
+    MissingKey,
+    /// 401: the API key sent is not one the service knows.
+    #[error("the API key is not valid")]
+    UnknownKey,
+    /// 403: the API key lacks the scope the operation needs.
+    #[error("the API key lacks the `{}` scope this operation needs", .0.name())]
+    Forbidden(Scope),
+}
+
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        // RFC 6750: a 401 carries the challenge, and says whether the key
+        // sent was the problem.
+        let challenge = match refused {
+            Refused::MissingKey => r#"Bearer realm="integration-points""#,
+            Refused::UnknownKey => r#"Bearer realm="integration-points", error="invalid_token""#,
+            Refused::Forbidden(_) => return Self::new(StatusCode::FORBIDDEN, refused),
+        };
+        Self::new(StatusCode::UNAUTHORIZED, refused)
+            .with_header(WWW_AUTHENTICATE, HeaderValue::from_static(challenge))
+    }
+}
 
 /// Which scope a request needs. A type rather than a value, so that the
 /// OpenAPI document, which is derived from types, can ask it too.
@@ -108,14 +136,16 @@ impl<E: Endpoint, R: ScopeRule> Endpoint for AuthenticateEndpoint<E, R> {
             && !self.open.contains(request.uri().path())
         {
             let key = match bearer_key(request.headers()) {
-                None => return Err(ApiError::MissingKey.into()),
-                Some(presented) => ring.find(presented).ok_or(ApiError::UnknownKey)?,
+                None => return Err(ApiError::from(Refused::MissingKey).into()),
+                Some(presented) => ring
+                    .find(presented)
+                    .ok_or(ApiError::from(Refused::UnknownKey))?,
             };
             tracing::Span::current().record("api_key", key.name());
             if let Some(scope) = R::required_scope(request.method(), request.uri().path())
                 && !key.allows(scope)
             {
-                return Err(ApiError::Forbidden(scope.name()).into());
+                return Err(ApiError::from(Refused::Forbidden(scope)).into());
             }
         }
         self.inner.call(request).await
@@ -124,7 +154,7 @@ impl<E: Endpoint, R: ScopeRule> Endpoint for AuthenticateEndpoint<E, R> {
 
 #[cfg(test)]
 mod tests {
-    use poem::http::HeaderValue;
+    use poem::error::ResponseError;
 
     use super::*;
 
@@ -169,5 +199,43 @@ mod tests {
         for path in ["/metrics/x", "/metricsx", "/docsx", "/", ""] {
             assert!(!open.contains(path), "{path}");
         }
+    }
+
+    #[test]
+    fn a_refused_key_is_a_401_with_a_bearer_challenge_and_a_missing_scope_a_403() {
+        let cases = [
+            (
+                Refused::MissingKey,
+                1401,
+                Some(r#"Bearer realm="integration-points""#),
+            ),
+            (
+                Refused::UnknownKey,
+                1401,
+                Some(r#"Bearer realm="integration-points", error="invalid_token""#),
+            ),
+            (Refused::Forbidden(Scope::Write), 1403, None),
+        ];
+        for (refused, code, challenge) in cases {
+            let error = ApiError::from(refused);
+            let response = error.as_response();
+            assert_eq!(error.body().error_code, code, "{refused:?}");
+            assert_eq!(
+                response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|value| value.to_str().ok()),
+                challenge,
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_scope_is_named_by_its_name() {
+        assert_eq!(
+            Refused::Forbidden(Scope::Write).to_string(),
+            "the API key lacks the `write` scope this operation needs"
+        );
     }
 }

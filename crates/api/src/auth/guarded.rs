@@ -18,7 +18,7 @@ use poem_openapi::types::Type;
 use std::marker::PhantomData;
 
 use super::Scope;
-use super::guard::ScopeRule;
+use super::guard::{Refused, ScopeRule};
 use crate::http::error::{ApiError, ErrorBody, ErrorStatus};
 use crate::http::limits::DEFAULT_QUERY_LIMIT;
 
@@ -38,26 +38,24 @@ fn guard_errors(scope: Scope) -> [ErrorStatus; 3] {
         ErrorStatus::new(
             401,
             "No API key, or one the service does not know; `WWW-Authenticate` says `Bearer`.",
-            || ApiError::MissingKey,
+            || Refused::MissingKey.into(),
         ),
         match scope {
             Scope::Read => ErrorStatus::new(
                 403,
                 "The API key lacks the scope the operation needs.",
-                || ApiError::Forbidden(Scope::Read.name()),
+                || Refused::Forbidden(Scope::Read).into(),
             ),
             Scope::Write => ErrorStatus::new(
                 403,
                 "The API key lacks the scope the operation needs.",
-                || ApiError::Forbidden(Scope::Write.name()),
+                || Refused::Forbidden(Scope::Write).into(),
             ),
         },
         ErrorStatus::new(
             414,
             "The query string exceeds the configured limit.",
-            || ApiError::QueryTooLong {
-                limit: DEFAULT_QUERY_LIMIT,
-            },
+            || ApiError::query_too_long(DEFAULT_QUERY_LIMIT),
         ),
     ]
 }

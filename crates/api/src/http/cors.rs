@@ -208,7 +208,7 @@ impl<E: Endpoint> Endpoint for CorsEndpoint<E> {
             match poem_cors.call(request).await {
                 Ok(response) => response,
                 // A preflight asking for a method or header the API does not take.
-                Err(error) => ApiError::CorsRefused(error.to_string()).as_response(),
+                Err(error) => ApiError::cors_refused(error).as_response(),
             }
         } else {
             self.inner.get_response(request).await

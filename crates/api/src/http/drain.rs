@@ -92,7 +92,7 @@ mod tests {
     #[handler]
     fn answer(request: &Request) -> poem::Result<&'static str> {
         if DrainState::of(request) {
-            return Err(ApiError::ShuttingDown.into());
+            return Err(ApiError::shutting_down().into());
         }
         Ok("served")
     }

@@ -1,23 +1,24 @@
 //! Errors at the HTTP boundary (contract §4): one [`ApiError`] for every
 //! failure, from every layer, and the one body shape all of them are sent in.
 //!
-//! Domain errors arrive through `From` impls, one status per variant. Errors of
-//! poem and poem-openapi (routing, query parameters, content type) arrive as
-//! [`poem::Error`] and are reshaped by [`ApiError::from_poem`], so a client never
-//! sees a `text/plain` error.
+//! An error is a status, a sentence, the field at fault when there is one, and
+//! the headers the status calls for; its `error_code` is derived from the
+//! status here and nowhere else. This room knows no resource and no access
+//! control: the errors of the points and of the guard are built in their own
+//! rooms (`points::errors`, `auth::guard`) and arrive here finished. What is
+//! made here is what the HTTP edge itself refuses: bodies, parameters, routes,
+//! methods, limits, time-outs, readiness. Errors of poem and poem-openapi
+//! (routing, query parameters, content type) arrive as [`poem::Error`] and
+//! are reshaped by [`ApiError::from_poem`], so a client never sees a
+//! `text/plain` error.
 
-use std::fmt::Debug;
+use std::fmt::{Debug, Display};
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use domain::change_feed::ReadChangesError;
 use domain::health::HealthError;
-use domain::integration_point::{
-    CreatePointError, DeletePointError, FieldError, GetPointError, ListPointsError, LookupError,
-    PatchPointError, PatchRejected, RotateTokenError, StoreError, UniqueField, WriteError,
-};
 use poem::error::{MethodNotAllowedError, NotFoundError, ResponseError};
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderName, HeaderValue, StatusCode, header};
 use poem::{Body, Response};
 use poem_openapi::error::{ContentTypeError, ParseParamError};
 use poem_openapi::registry::{
@@ -29,173 +30,156 @@ use poem_openapi::{ApiResponse, Object};
 /// The media type of every JSON body this service sends.
 pub(crate) const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
-/// Why a request failed. Each variant has exactly one status.
+/// Why a request failed: what the client is answered, and nothing else.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ApiError {
-    /// 400: input the client can fix; `field` names the offending field or
-    /// parameter when there is one.
-    #[error("{message}")]
-    BadRequest {
-        /// The sentence the client reads.
-        message: String,
-        /// The field path or parameter name, for `error_details`.
-        field: Option<String>,
-    },
-    /// 401: the request carries no API key, or not as `Authorization: Bearer <key>`.
-    #[error("an API key is required: send `Authorization: Bearer <key>`")]
-    MissingKey,
-    /// 401: the API key sent is not one the service knows.
-    #[error("the API key is not valid")]
-    UnknownKey,
-    /// 403: the API key lacks the scope the operation needs.
-    #[error("the API key lacks the `{0}` scope this operation needs")]
-    Forbidden(&'static str),
-    /// 403: a CORS preflight from an allowed origin asks for a method or a
-    /// header the API does not take; the reason is poem's.
-    #[error("CORS preflight refused: {0}")]
-    CorsRefused(String),
-    /// 404: no point has the requested id.
-    #[error("{}", GetPointError::NotFound)]
-    PointNotFound,
-    /// 404: LOOKUP matched nothing. The body is fixed by the source document.
-    #[error("{}", LookupError::NoMatch)]
-    LookupFailed,
-    /// 404: no route has this path.
-    #[error("not found")]
-    RouteNotFound,
-    /// 405: the path exists but not with this method; `allow` lists the
-    /// methods it has.
-    #[error("method not allowed")]
-    MethodNotAllowed {
-        /// The value of the `Allow` header, when the path is known.
-        allow: Option<String>,
-    },
-    /// 409: another point already has this value of a unique field.
-    #[error("{}", WriteError::Duplicate(*.0))]
-    Conflict(UniqueField),
-    /// 409: concurrent writers kept winning the race for the point. It is a
-    /// conflict with the resource's current state, not an outage (503), and
-    /// the client may simply retry.
-    #[error("{}", PatchPointError::Contended)]
-    Contended,
-    /// 408: the client did not send a complete request head in time; sent by
-    /// the connection itself, which then closes.
-    #[error("the request head was not received within {} ms", .after.as_millis())]
-    HeadTimeout {
-        /// The time allowed.
-        after: Duration,
-    },
-    /// 410: the change feed no longer retains changes after the revision
-    /// asked for; the client lists again.
-    #[error("changes after this revision are no longer retained; list again")]
-    Gone,
-    /// 412: `If-Match` names no current revision of the point.
-    #[error("{}", PatchPointError::PreconditionFailed)]
-    PreconditionFailed,
-    /// 413: the request body exceeds the configured limit.
-    #[error("the request body is larger than {limit} bytes")]
-    PayloadTooLarge {
-        /// The limit, in bytes.
-        limit: usize,
-    },
-    /// 414: the query string exceeds the configured limit.
-    #[error("the query string is longer than {limit} bytes")]
-    QueryTooLong {
-        /// The limit, in bytes.
-        limit: usize,
-    },
-    /// 415: the request body is not declared as JSON.
-    #[error("Content-Type must be application/json")]
-    UnsupportedMediaType,
-    /// 503: the database could not be reached.
-    #[error("the database is unavailable; retry later")]
-    Unavailable,
-    /// 503: the request took longer than the configured timeout (a slow body
-    /// or a slow database; the client cannot tell, and may retry either way).
-    #[error("the request was not completed within {} ms; retry later", .after.as_millis())]
-    TimedOut {
-        /// The time allowed.
-        after: Duration,
-    },
-    /// 503: the readiness check failed; the message says what is wrong.
-    #[error("not ready: {0}")]
-    NotReady(HealthError),
-    /// 503: the readiness check of a server that drains before shutting down.
-    #[error("not ready: shutting down")]
-    ShuttingDown,
-    /// 500: anything unexpected. The message reveals nothing; the cause is
-    /// logged where the error is created.
-    #[error("internal server error")]
-    Internal,
-    /// Another client error raised by a layer outside this crate (poem or a
-    /// middleware), carried with its status and a neutral message.
-    #[error("{}", .0.canonical_reason().unwrap_or("client error"))]
-    OtherClientError(StatusCode),
+#[error("{message}")]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+    /// The field path or parameter name, for `error_details`.
+    field: Option<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
-    /// A 400 about the request as a whole.
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            message: message.into(),
+    /// An error with `status` whose body says `message`.
+    pub(crate) fn new(status: StatusCode, message: impl Display) -> Self {
+        Self {
+            status,
+            message: message.to_string(),
             field: None,
+            headers: Vec::new(),
         }
     }
 
+    /// The same error, about the field or parameter `field`.
+    pub(crate) fn about(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The same error, sent with the header `name: value`.
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// A 400 about the request as a whole: input the client can fix.
+    pub(crate) fn bad_request(message: impl Display) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
     /// A 400 about one field or parameter.
-    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            message: message.into(),
-            field: Some(field.into()),
-        }
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Display) -> Self {
+        Self::bad_request(message).about(field)
     }
 
     /// A 400 about the query or path parameter `name`, for the `reason` its
     /// parser gave.
-    pub(crate) fn param(name: &str, reason: impl std::fmt::Display) -> Self {
+    pub(crate) fn param(name: &str, reason: impl Display) -> Self {
         Self::invalid(name, format!("{name}: {reason}"))
     }
 
     /// A 500 whose cause goes to the log and nowhere else.
     pub(crate) fn internal(cause: &(impl Debug + ?Sized)) -> Self {
         tracing::error!(error = ?cause, "request failed unexpectedly");
-        Self::Internal
+        Self::unexpected()
+    }
+
+    /// A 500 that reveals nothing, for a cause already logged (or, in the
+    /// documentation's examples, for one that cannot happen).
+    pub(crate) fn unexpected() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+    }
+
+    /// 404: no route has this path.
+    pub(crate) fn route_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not found")
+    }
+
+    /// 405: the path exists but not with this method; `allow`, when the path
+    /// is known, lists the methods it has and goes out as `Allow`.
+    pub(crate) fn method_not_allowed(allow: Option<String>) -> Self {
+        let error = Self::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        match allow.and_then(|allow| allow.parse().ok()) {
+            Some(value) => error.with_header(header::ALLOW, value),
+            None => error,
+        }
+    }
+
+    /// 403: a CORS preflight from an allowed origin asks for a method or a
+    /// header the API does not take; the reason is poem's.
+    pub(crate) fn cors_refused(reason: impl Display) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            format!("CORS preflight refused: {reason}"),
+        )
+    }
+
+    /// 408: the client did not send a complete request head in time; sent by
+    /// the connection itself, which then closes.
+    pub(crate) fn head_timeout(after: Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request head was not received within {} ms",
+                after.as_millis()
+            ),
+        )
+    }
+
+    /// 413: the request body exceeds the configured limit.
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// 414: the query string exceeds the configured limit.
+    pub(crate) fn query_too_long(limit: usize) -> Self {
+        Self::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the query string is longer than {limit} bytes"),
+        )
+    }
+
+    /// 415: the request body is not declared as JSON.
+    pub(crate) fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        )
+    }
+
+    /// 503: the request took longer than the configured timeout (a slow body
+    /// or a slow database; the client cannot tell, and may retry either way).
+    pub(crate) fn timed_out(after: Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request was not completed within {} ms; retry later",
+                after.as_millis()
+            ),
+        )
+    }
+
+    /// 503: the readiness check of a server that drains before shutting down.
+    pub(crate) fn shutting_down() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down")
     }
 
     /// The HTTP status.
     pub(crate) fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::MissingKey | Self::UnknownKey => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::CorsRefused(_) => StatusCode::FORBIDDEN,
-            Self::HeadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::QueryTooLong { .. } => StatusCode::URI_TOO_LONG,
-            Self::PointNotFound | Self::LookupFailed | Self::RouteNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) | Self::Contended => StatusCode::CONFLICT,
-            Self::Gone => StatusCode::GONE,
-            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable | Self::NotReady(_) | Self::ShuttingDown | Self::TimedOut { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::OtherClientError(status) => *status,
-        }
+        self.status
     }
 
     /// The body, in the shape of contract §4.
     pub(crate) fn body(&self) -> ErrorBody {
-        let field = match self {
-            Self::BadRequest { field, .. } => field.clone(),
-            Self::Conflict(field) => Some(field.field().path().to_owned()),
-            _ => None,
-        };
         ErrorBody {
-            error_code: 1000 + self.status().as_u16(),
-            error_message: self.to_string(),
-            error_details: field.map(|field| ErrorDetails { field }),
+            error_code: 1000 + self.status.as_u16(),
+            error_message: self.message.clone(),
+            error_details: self.field.clone().map(|field| ErrorDetails { field }),
         }
     }
 
@@ -211,17 +195,19 @@ impl ApiError {
             return Self::param(param.name, bare_reason(&param.reason));
         }
         if error.is::<ContentTypeError>() {
-            return Self::UnsupportedMediaType;
+            return Self::unsupported_media_type();
         }
         if error.is::<NotFoundError>() {
-            return Self::RouteNotFound;
+            return Self::route_not_found();
         }
         if error.is::<MethodNotAllowedError>() {
-            return Self::MethodNotAllowed { allow: allow() };
+            return Self::method_not_allowed(allow());
         }
         let status = error.status();
         if status.is_client_error() {
-            Self::OtherClientError(status)
+            // Raised outside this crate (poem or a middleware): its status,
+            // with a neutral sentence.
+            Self::new(status, status.canonical_reason().unwrap_or("client error"))
         } else {
             Self::internal(&error)
         }
@@ -259,25 +245,11 @@ impl ResponseError for ApiError {
             Err(_) => Body::empty(),
         };
         let mut response = Response::builder()
-            .status(self.status())
+            .status(self.status)
             .content_type(JSON_CONTENT_TYPE)
             .body(body);
-        if let Self::MethodNotAllowed { allow: Some(allow) } = self
-            && let Ok(value) = allow.parse()
-        {
-            response.headers_mut().insert(header::ALLOW, value);
-        }
-        // RFC 6750: the challenge, and whether the key sent was the problem.
-        let challenge = match self {
-            Self::MissingKey => Some(r#"Bearer realm="integration-points""#),
-            Self::UnknownKey => Some(r#"Bearer realm="integration-points", error="invalid_token""#),
-            _ => None,
-        };
-        if let Some(challenge) = challenge {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
         }
         response
     }
@@ -304,112 +276,14 @@ pub(crate) struct ErrorDetails {
     pub(crate) field: String,
 }
 
-impl From<FieldError> for ApiError {
-    fn from(error: FieldError) -> Self {
-        Self::invalid(error.field.path(), error.to_string())
-    }
-}
-
-impl From<PatchRejected> for ApiError {
-    fn from(error: PatchRejected) -> Self {
-        Self::invalid(error.field.path(), error.to_string())
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(_) => {
-                tracing::warn!(error = ?error, "the store is unavailable");
-                Self::Unavailable
-            }
-            StoreError::Unknown(_) => Self::internal(&error),
-        }
-    }
-}
-
+/// 503: the readiness check failed; the message says what is wrong.
 impl From<HealthError> for ApiError {
     fn from(error: HealthError) -> Self {
         tracing::warn!(error = ?error, "not ready");
-        Self::NotReady(error)
-    }
-}
-
-impl From<ReadChangesError> for ApiError {
-    fn from(error: ReadChangesError) -> Self {
-        match error {
-            ReadChangesError::Gone { .. } => Self::Gone,
-            ReadChangesError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<CreatePointError> for ApiError {
-    fn from(error: CreatePointError) -> Self {
-        match error {
-            CreatePointError::Conflict(field) => Self::Conflict(field),
-            CreatePointError::Store(error) => error.into(),
-        }
-    }
-}
-
-impl From<GetPointError> for ApiError {
-    fn from(error: GetPointError) -> Self {
-        match error {
-            GetPointError::NotFound => Self::PointNotFound,
-            GetPointError::Store(error) => error.into(),
-        }
-    }
-}
-
-impl From<ListPointsError> for ApiError {
-    fn from(error: ListPointsError) -> Self {
-        match error {
-            ListPointsError::Store(error) => error.into(),
-        }
-    }
-}
-
-impl From<PatchPointError> for ApiError {
-    fn from(error: PatchPointError) -> Self {
-        match error {
-            PatchPointError::NotFound => Self::PointNotFound,
-            PatchPointError::PreconditionFailed => Self::PreconditionFailed,
-            PatchPointError::Rejected(rejected) => rejected.into(),
-            PatchPointError::Conflict(field) => Self::Conflict(field),
-            PatchPointError::Contended => Self::Contended,
-            PatchPointError::Store(error) => error.into(),
-        }
-    }
-}
-
-impl From<DeletePointError> for ApiError {
-    fn from(error: DeletePointError) -> Self {
-        match error {
-            DeletePointError::NotFound => Self::PointNotFound,
-            DeletePointError::PreconditionFailed => Self::PreconditionFailed,
-            DeletePointError::Store(error) => error.into(),
-        }
-    }
-}
-
-impl From<LookupError> for ApiError {
-    fn from(error: LookupError) -> Self {
-        match error {
-            LookupError::NoMatch => Self::LookupFailed,
-            LookupError::Store(error) => error.into(),
-        }
-    }
-}
-
-impl From<RotateTokenError> for ApiError {
-    fn from(error: RotateTokenError) -> Self {
-        match error {
-            RotateTokenError::NotFound => Self::PointNotFound,
-            RotateTokenError::PreconditionFailed => Self::PreconditionFailed,
-            RotateTokenError::Contended => Self::Contended,
-            RotateTokenError::Store(error) => error.into(),
-        }
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {error}"),
+        )
     }
 }
 
@@ -518,84 +392,81 @@ impl<O: Operation> ApiResponse for OperationError<O> {
 
 #[cfg(test)]
 mod tests {
-    use domain::integration_point::UniqueField;
-
     use super::*;
 
     #[test]
     fn error_codes_are_1000_plus_the_status() {
         let cases = [
             (ApiError::bad_request("x"), 1400),
-            (ApiError::MissingKey, 1401),
-            (ApiError::UnknownKey, 1401),
-            (ApiError::Forbidden("write"), 1403),
-            (
-                ApiError::CorsRefused("request-method not allowed".into()),
-                1403,
-            ),
-            (
-                ApiError::HeadTimeout {
-                    after: Duration::from_secs(1),
-                },
-                1408,
-            ),
-            (ApiError::QueryTooLong { limit: 1 }, 1414),
-            (
-                ApiError::TimedOut {
-                    after: Duration::from_secs(1),
-                },
-                1503,
-            ),
-            (ApiError::PointNotFound, 1404),
-            (ApiError::MethodNotAllowed { allow: None }, 1405),
-            (ApiError::Conflict(UniqueField::Code), 1409),
-            (ApiError::PreconditionFailed, 1412),
-            (ApiError::PayloadTooLarge { limit: 1 }, 1413),
-            (ApiError::UnsupportedMediaType, 1415),
-            (ApiError::Internal, 1500),
-            (ApiError::Unavailable, 1503),
-            (ApiError::NotReady(HealthError::MigrationsPending(1)), 1503),
-            (ApiError::ShuttingDown, 1503),
+            (ApiError::invalid("limit", "limit: too large"), 1400),
+            (ApiError::cors_refused("request-method not allowed"), 1403),
+            (ApiError::route_not_found(), 1404),
+            (ApiError::method_not_allowed(None), 1405),
+            (ApiError::head_timeout(Duration::from_secs(1)), 1408),
+            (ApiError::payload_too_large(1), 1413),
+            (ApiError::query_too_long(1), 1414),
+            (ApiError::unsupported_media_type(), 1415),
+            (ApiError::unexpected(), 1500),
+            (ApiError::timed_out(Duration::from_secs(1)), 1503),
+            (ApiError::from(HealthError::MigrationsPending(1)), 1503),
+            (ApiError::shutting_down(), 1503),
+            (ApiError::new(StatusCode::GONE, "gone"), 1410),
         ];
         for (error, code) in cases {
             assert_eq!(error.body().error_code, code, "{error:?}");
+            assert_eq!(
+                error.as_response().status().as_u16() + 1000,
+                code,
+                "{error:?}"
+            );
         }
     }
 
     #[test]
-    fn a_conflict_names_the_field_already_in_use() {
+    fn an_error_about_a_field_names_it_in_the_details() {
         // Act
-        let body = ApiError::from(CreatePointError::Conflict(UniqueField::Code)).body();
+        let body = ApiError::invalid("opts.title", "opts.title: too long").body();
 
         // Assert
-        assert_eq!(body.error_message, "code: already in use");
+        assert_eq!(body.error_message, "opts.title: too long");
         assert_eq!(
             body.error_details,
             Some(ErrorDetails {
-                field: "code".into()
+                field: "opts.title".into()
             })
         );
     }
 
     #[test]
-    fn an_unknown_store_failure_is_an_opaque_500() {
-        // Arrange
-        let cause = StoreError::Unknown("relation \"points\" does not exist".into());
-
+    fn a_405_lists_the_paths_methods_in_allow() {
         // Act
-        let error = ApiError::from(GetPointError::Store(cause));
+        let response = ApiError::method_not_allowed(Some("GET, HEAD".into())).as_response();
+
+        // Assert
+        assert_eq!(
+            response
+                .headers()
+                .get(header::ALLOW)
+                .map(HeaderValue::as_bytes),
+            Some(&b"GET, HEAD"[..])
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map(HeaderValue::as_bytes),
+            Some(JSON_CONTENT_TYPE.as_bytes())
+        );
+    }
+
+    #[test]
+    fn an_unexpected_failure_reveals_nothing() {
+        // Act
+        let error = ApiError::internal("relation \"points\" does not exist");
 
         // Assert
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(error.body().error_message, "internal server error");
-    }
-
-    #[test]
-    fn an_unreachable_store_is_a_503() {
-        let error = ApiError::from(ListPointsError::Store(StoreError::Unavailable(
-            "pool timed out".into(),
-        )));
-        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]
@@ -606,30 +477,6 @@ mod tests {
         assert_eq!(
             body.error_message,
             "not ready: 2 database migration(s) pending"
-        );
-    }
-
-    #[test]
-    fn contention_is_a_retryable_conflict() {
-        assert_eq!(
-            ApiError::from(PatchPointError::Contended).status(),
-            StatusCode::CONFLICT
-        );
-        assert_eq!(
-            ApiError::from(RotateTokenError::Contended).status(),
-            StatusCode::CONFLICT
-        );
-    }
-
-    #[test]
-    fn a_failed_lookup_has_exactly_the_source_documents_body() {
-        // Act
-        let json = serde_json::to_value(ApiError::from(LookupError::NoMatch).body());
-
-        // Assert
-        assert_eq!(
-            json.ok(),
-            Some(serde_json::json!({"error_code": 1404, "error_message": "Lookup failed"}))
         );
     }
 

@@ -69,8 +69,7 @@ impl<A: Acceptor> Acceptor for HeadTimeout<A> {
 
 /// `HTTP/1.1 408` with a §4 body, closing the connection.
 fn expired_response(timeout: Duration) -> Arc<[u8]> {
-    let body =
-        serde_json::to_vec(&ApiError::HeadTimeout { after: timeout }.body()).unwrap_or_default();
+    let body = serde_json::to_vec(&ApiError::head_timeout(timeout).body()).unwrap_or_default();
     let mut response = format!(
         "HTTP/1.1 408 Request Timeout\r\ncontent-type: {JSON_CONTENT_TYPE}\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n",

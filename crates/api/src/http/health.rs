@@ -48,7 +48,7 @@ impl<H: HealthCheck> Endpoint for Ready<H> {
 
     async fn call(&self, request: Request) -> poem::Result<Response> {
         if DrainState::of(&request) {
-            return Err(ApiError::ShuttingDown.into());
+            return Err(ApiError::shutting_down().into());
         }
         self.0.check().await.map_err(ApiError::from)?;
         Ok(ok())

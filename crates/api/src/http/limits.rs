@@ -87,10 +87,7 @@ impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
     async fn call(&self, request: Request) -> poem::Result<Self::Output> {
         let query_length = request.uri().query().map_or(0, str::len);
         if query_length > self.query_limit {
-            return Err(ApiError::QueryTooLong {
-                limit: self.query_limit,
-            }
-            .into());
+            return Err(ApiError::query_too_long(self.query_limit).into());
         }
         nul_free_query(&request)?;
         let extra = self
@@ -106,7 +103,7 @@ impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
                     timeout_ms = timeout.as_millis(),
                     "request cut off: it took too long"
                 );
-                Err(ApiError::TimedOut { after: timeout }.into())
+                Err(ApiError::timed_out(timeout).into())
             }
         }
     }

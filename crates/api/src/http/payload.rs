@@ -84,7 +84,7 @@ impl<T: DeserializeOwned + Send, S: Type> ParsePayload for JsonBody<T, S> {
             .into_bytes_limit(limit)
             .await
             .map_err(|error| match error {
-                ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge { limit },
+                ReadBodyError::PayloadTooLarge => ApiError::payload_too_large(limit),
                 _ => ApiError::bad_request(format!("the request body could not be read: {error}")),
             })?;
         Ok(Self {
@@ -125,7 +125,7 @@ impl<'a, T: DeserializeOwned + Send, S: Type> ApiExtractor<'a> for JsonBody<T, S
             Some(content_type) if is_json(content_type) => {
                 <Self as ParsePayload>::from_request(request, body).await
             }
-            _ => Err(ApiError::UnsupportedMediaType.into()),
+            _ => Err(ApiError::unsupported_media_type().into()),
         }
     }
 }
@@ -239,7 +239,7 @@ impl<S> JsonBytes<S> {
     /// Serialises `value`, which must have the shape `S` documents.
     ///
     /// # Errors
-    /// [`ApiError::Internal`] when `value` fails to serialise, which is a bug.
+    /// a 500 ([`ApiError::internal`]) when `value` fails to serialise, which is a bug.
     pub(crate) fn new(value: &impl Serialize) -> Result<Self, ApiError> {
         let bytes = serde_json::to_vec(value).map_err(|error| ApiError::internal(&error))?;
         Ok(Self {

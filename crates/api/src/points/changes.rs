@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use domain::change_feed::{Change, ChangeFeedService, ChangesRequest, FeedRevision};
+use domain::change_feed::{
+    Change, ChangeFeedService, ChangesRequest, Cursor, FeedRevision, ReadChangesError,
+};
 use poem::web::sse::{Event, SSE};
 use poem::{IntoResponse, Response};
 use poem_openapi::param::{Header, Query};
@@ -19,6 +21,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use crate::http::error::{ApiError, ErrorStatus, JSON_CONTENT_TYPE, Operation, OperationError};
 use crate::http::metrics::FeedMetrics;
 use crate::points::dto::IntegrationPointBody;
+use crate::points::errors::store_unavailable;
 use crate::points::params::{FlatParam, MaskParam};
 use crate::points::render::{PointView, View};
 use crate::points::{COLLECTION_PATH, view};
@@ -339,16 +342,23 @@ impl Operation for Changes {
             410,
             "Changes after `since` are no longer retained: list again and watch from the \
              list's `X-Revision`.",
-            || ApiError::Gone,
+            || {
+                ReadChangesError::Gone {
+                    horizon: Cursor::ORIGIN,
+                }
+                .into()
+            },
         ),
         ErrorStatus::new(
             500,
             "Unexpected failure; the service log has the details.",
-            || ApiError::Internal,
+            ApiError::unexpected,
         ),
-        ErrorStatus::new(503, "The database is unavailable; retry later.", || {
-            ApiError::Unavailable
-        }),
+        ErrorStatus::new(
+            503,
+            "The database is unavailable; retry later.",
+            store_unavailable,
+        ),
     ];
 }
 

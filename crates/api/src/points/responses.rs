@@ -6,11 +6,14 @@ use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
-use domain::integration_point::UniqueField;
+use domain::integration_point::{
+    CreatePointError, GetPointError, LookupError, PatchPointError, RotateTokenError, UniqueField,
+};
 
 use super::dto::{
     CreateIntegrationPointBody, IntegrationPointBody, LookupBody, PatchIntegrationPointBody,
 };
+use super::errors::store_unavailable;
 use super::params::point_id;
 use crate::http::error::{ApiError, ErrorStatus, Operation};
 use crate::http::payload::{DEFAULT_BODY_LIMIT, JsonBytes, parse};
@@ -138,40 +141,39 @@ const BAD_ID_OR_VIEW: ErrorStatus = ErrorStatus::new(
     bad_id,
 );
 const NOT_FOUND: ErrorStatus = ErrorStatus::new(404, "No integration point has this id.", || {
-    ApiError::PointNotFound
+    GetPointError::NotFound.into()
 });
 const PRECONDITION_FAILED: ErrorStatus = ErrorStatus::new(
     412,
     "`If-Match` names no current revision of the point; nothing was changed.",
-    || ApiError::PreconditionFailed,
+    || PatchPointError::PreconditionFailed.into(),
 );
 const TOO_LARGE: ErrorStatus =
     ErrorStatus::new(413, "The body exceeds the configured limit.", || {
-        ApiError::PayloadTooLarge {
-            limit: DEFAULT_BODY_LIMIT,
-        }
+        ApiError::payload_too_large(DEFAULT_BODY_LIMIT)
     });
 const NOT_JSON: ErrorStatus = ErrorStatus::new(
     415,
     "The body is not JSON: `Content-Type` must be `application/json`.",
-    || ApiError::UnsupportedMediaType,
+    ApiError::unsupported_media_type,
 );
 const INTERNAL: ErrorStatus = ErrorStatus::new(
     500,
     "Unexpected failure; the service log has the details.",
-    || ApiError::Internal,
+    ApiError::unexpected,
 );
-const UNAVAILABLE: ErrorStatus =
-    ErrorStatus::new(503, "The database is unavailable; retry later.", || {
-        ApiError::Unavailable
-    });
+const UNAVAILABLE: ErrorStatus = ErrorStatus::new(
+    503,
+    "The database is unavailable; retry later.",
+    store_unavailable,
+);
 
 /// What the service answers a create with `body`.
 fn create_error(body: &[u8]) -> ApiError {
     parse::<CreateIntegrationPointBody>(body)
         .and_then(|body| body.try_into_domain().map_err(ApiError::from))
         .err()
-        .unwrap_or(ApiError::Internal)
+        .unwrap_or_else(ApiError::unexpected)
 }
 
 /// What the service answers a patch with `body`.
@@ -179,12 +181,12 @@ fn patch_error(body: &[u8]) -> ApiError {
     parse::<PatchIntegrationPointBody>(body)
         .and_then(|body| body.try_into_domain().map_err(ApiError::from))
         .err()
-        .unwrap_or(ApiError::Internal)
+        .unwrap_or_else(ApiError::unexpected)
 }
 
 /// What the service answers a path id that is not a UUID.
 fn bad_id() -> ApiError {
-    point_id("ABCDE").err().unwrap_or(ApiError::Internal)
+    point_id("ABCDE").err().unwrap_or_else(ApiError::unexpected)
 }
 
 /// `POST` on the collection.
@@ -196,7 +198,7 @@ impl Operation for Create {
         ErrorStatus::new(
             409,
             "The `code`, `id` or `token_local` is already in use; `error_details.field` names it.",
-            || ApiError::Conflict(UniqueField::Code),
+            || CreatePointError::Conflict(UniqueField::Code).into(),
         ),
         TOO_LARGE,
         NOT_JSON,
@@ -217,7 +219,9 @@ impl Operation for List {
             || {
                 FilterParam::parse(r#"{"code": {"contains": "AB"}}"#)
                     .err()
-                    .map_or(ApiError::Internal, |error| ApiError::param("filter", error))
+                    .map_or_else(ApiError::unexpected, |error| {
+                        ApiError::param("filter", error)
+                    })
             },
         ),
         INTERNAL,
@@ -248,7 +252,7 @@ impl Operation for Patch {
             409,
             "The new `code` is already in use, or concurrent writers kept changing the point \
              (retry).",
-            || ApiError::Conflict(UniqueField::Code),
+            || CreatePointError::Conflict(UniqueField::Code).into(),
         ),
         PRECONDITION_FAILED,
         TOO_LARGE,
@@ -283,14 +287,14 @@ impl Operation for Lookup {
             || {
                 parse::<LookupBody>(br#"{"url": "http://trapper.com"}"#)
                     .err()
-                    .unwrap_or(ApiError::Internal)
+                    .unwrap_or_else(ApiError::unexpected)
             },
         ),
         ErrorStatus::new(
             404,
             "No point matches. The body is exactly \
              `{\"error_code\": 1404, \"error_message\": \"Lookup failed\"}`.",
-            || ApiError::LookupFailed,
+            || LookupError::NoMatch.into(),
         ),
         TOO_LARGE,
         NOT_JSON,
@@ -309,7 +313,7 @@ impl Operation for RotateToken {
         ErrorStatus::new(
             409,
             "Concurrent writers kept changing the point; retry.",
-            || ApiError::Contended,
+            || RotateTokenError::Contended.into(),
         ),
         PRECONDITION_FAILED,
         INTERNAL,
