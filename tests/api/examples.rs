@@ -1,9 +1,10 @@
 //! Every example of the source document, as it shows them.
 
+use api::testing::with_defaults;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{POINTS, TestApp, with_defaults};
+use crate::helpers::{POINTS, TestApp};
 use crate::on_both_backends;
 
 const ID: &str = "b4680fbe-016c-d86f-1d6b-50e54938780c";

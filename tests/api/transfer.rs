@@ -6,9 +6,10 @@ use std::io::{BufWriter, Write as _};
 use std::path::Path;
 use std::process::{Output, Stdio};
 
+use api::testing::with_defaults;
 use serde_json::{Value, json};
 
-use crate::helpers::{postgres_url, with_defaults};
+use crate::helpers::postgres_url;
 use crate::process::{ScratchDir, binary};
 
 /// Runs `command` (export or import, with its flags) on the database `env`

@@ -20,6 +20,8 @@ mod auth;
 mod http;
 mod points;
 
+#[cfg(feature = "testing")]
+pub use crate::points::testing;
 pub use crate::points::transfer;
 
 use std::sync::Arc;

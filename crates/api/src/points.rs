@@ -14,6 +14,8 @@ pub(crate) mod params;
 pub(crate) mod render;
 pub(crate) mod responses;
 pub(crate) mod routes;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod transfer;
 
 use domain::integration_point::{

@@ -1,12 +1,11 @@
 //! `POST` on the collection.
 
 use api::ApiConfig;
+use api::testing::with_defaults;
 use serde_json::json;
 
 use crate::service::TestService;
-use crate::{
-    POINTS, client, client_with, create, error, field, header, message, ok_json, with_defaults,
-};
+use crate::{POINTS, client, client_with, create, error, field, header, message, ok_json};
 
 #[tokio::test]
 async fn creating_a_point_answers_200_with_the_point_its_location_and_its_etag() {

@@ -135,35 +135,3 @@ async fn create(client: &Client, body: Value) -> Value {
 fn item(point: &Value) -> String {
     format!("{POINTS}/{}", point["id"].as_str().expect("an id"))
 }
-
-/// `body` with the field table's default in every field a client sets and
-/// left out, as a create fills them in: the expected representation of a
-/// point created from `body`, beside what the server generates, without
-/// restating the list of fields.
-fn with_defaults(mut body: Value) -> Value {
-    use domain::integration_point::{Access, Field, FieldDefault};
-    for field in Field::ALL {
-        let default = match field.default_value() {
-            FieldDefault::Text(text) => json!(text),
-            FieldDefault::Bool(value) => json!(value),
-            FieldDefault::Required | FieldDefault::Generated => continue,
-        };
-        if field.access() != Access::Client {
-            continue;
-        }
-        let object = match field.group() {
-            None => &mut body,
-            Some(group) => body
-                .as_object_mut()
-                .expect("a point is an object")
-                .entry(group.name())
-                .or_insert_with(|| json!({})),
-        };
-        object
-            .as_object_mut()
-            .expect("an object")
-            .entry(field.key())
-            .or_insert(default);
-    }
-    body
-}

@@ -1,12 +1,11 @@
 //! `PATCH`, `DELETE` and `rotate_token` on a point.
 
+use api::testing::with_defaults;
 use domain::integration_point::{IfMatch, PointId, Revision, Timestamp, Version};
 use serde_json::{Value, json};
 
 use crate::service::{Failure, TestService};
-use crate::{
-    POINTS, client, create, error, field, header, item, message, ok_json, text, with_defaults,
-};
+use crate::{POINTS, client, create, error, field, header, item, message, ok_json, text};
 
 fn revision(millis: i64, version: i64) -> Revision {
     Revision {
