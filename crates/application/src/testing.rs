@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use domain::change_feed::{
     Change, ChangeLog, ChangeOp, ChangePage, ChangeWakeups, Cursor, ReadChangesError, Wakeup,
 };
+use domain::health::{HealthCheck, HealthError, PoolStatus};
 use domain::integration_point::{
     Clock, ExistingPoints, IdGenerator, IntegrationPoint, IntegrationPointRepository, ListQuery,
     Listing, LookupKey, PointArchive, PointId, StoreError, Timestamp, TokenGenerator, TokenLocal,
@@ -457,5 +458,64 @@ impl ChangeWakeups for FakeWakeups {
 
     fn listening(&self) -> bool {
         self.listening.load(Ordering::SeqCst)
+    }
+}
+
+/// What the next checks of a [`FixedHealth`] answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The database answers and is migrated.
+    Ready,
+    /// The database answers, but migrations are pending.
+    Pending(usize),
+    /// The database does not answer; the cause must never reach a client.
+    Unreachable,
+}
+
+/// The cause behind [`Verdict::Unreachable`], which only the log may see.
+pub const UNREACHABLE_DETAIL: &str = "connect 10.1.2.3:5432: password=hunter2 rejected";
+
+/// A health check whose verdict and pool figures the test sets; clones share
+/// them. Ready, with an idle pool of one, until told otherwise.
+#[derive(Clone)]
+pub struct FixedHealth {
+    state: Arc<Mutex<(Verdict, PoolStatus)>>,
+}
+
+impl Default for FixedHealth {
+    fn default() -> Self {
+        Self {
+            state: Arc::new(Mutex::new((Verdict::Ready, PoolStatus::new(0, 0, 1)))),
+        }
+    }
+}
+
+impl FixedHealth {
+    /// Makes every later check answer `verdict`.
+    pub fn set(&self, verdict: Verdict) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).0 = verdict;
+    }
+
+    /// Makes the pool report `status`.
+    pub fn set_pool(&self, status: PoolStatus) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = status;
+    }
+
+    fn state(&self) -> (Verdict, PoolStatus) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl HealthCheck for FixedHealth {
+    async fn check(&self) -> Result<(), HealthError> {
+        match self.state().0 {
+            Verdict::Ready => Ok(()),
+            Verdict::Pending(count) => Err(HealthError::MigrationsPending(count)),
+            Verdict::Unreachable => Err(HealthError::Unreachable(UNREACHABLE_DETAIL.into())),
+        }
+    }
+
+    fn pool(&self) -> PoolStatus {
+        self.state().1
     }
 }

@@ -4,7 +4,7 @@ use api::{ApiConfig, openapi_json};
 use domain::integration_point::{Field, FieldDefault, FieldKind, Group};
 use serde_json::{Value, json};
 
-use crate::fake_feed::FakeFeed;
+use crate::feed::TestFeed;
 use crate::service::TestService;
 use crate::{POINTS, client, header, text};
 
@@ -19,9 +19,10 @@ async fn spec() -> Value {
 
 #[tokio::test]
 async fn the_document_served_is_the_one_the_cli_prints() {
+    let service = TestService::default();
     let printed: Value = serde_json::from_str(&openapi_json(
-        TestService::default(),
-        FakeFeed::default(),
+        service.clone(),
+        TestFeed::of(&service),
         ApiConfig::default(),
     ))
     .expect("JSON");

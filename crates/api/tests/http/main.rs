@@ -8,8 +8,7 @@ mod cors;
 mod create;
 mod docs;
 mod errors;
-mod fake_feed;
-mod fake_health;
+mod feed;
 mod lookup;
 mod operations;
 mod paging;
@@ -18,13 +17,13 @@ mod service;
 mod write;
 
 use api::{ApiConfig, app};
+use application::testing::FixedHealth;
 use poem::endpoint::BoxEndpoint;
 use poem::http::Method;
 use poem::test::{TestClient, TestResponse};
 use serde_json::{Value, json};
 
-use crate::fake_feed::FakeFeed;
-use crate::fake_health::FakeHealth;
+use crate::feed::TestFeed;
 use crate::service::TestService;
 
 /// The collection path.
@@ -37,14 +36,14 @@ fn client(service: &TestService) -> Client {
 }
 
 fn client_with(service: &TestService, config: ApiConfig) -> Client {
-    client_of_feed(service, &FakeFeed::default(), config)
+    client_of_feed(service, &TestFeed::of(service), config)
 }
 
-fn client_of_feed(service: &TestService, feed: &FakeFeed, config: ApiConfig) -> Client {
+fn client_of_feed(service: &TestService, feed: &TestFeed, config: ApiConfig) -> Client {
     TestClient::new(app(
         service.clone(),
         feed.clone(),
-        FakeHealth::default(),
+        FixedHealth::default(),
         config,
     ))
 }

@@ -1,21 +1,22 @@
 //! What operators use: the health probes, the metrics, and request ids.
 
 use api::{ApiConfig, app};
+use application::testing::{FixedHealth, UNREACHABLE_DETAIL, Verdict};
 use domain::health::PoolStatus;
 use poem::http::Method;
 use poem::test::TestClient;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::fake_feed::FakeFeed;
-use crate::fake_health::{FakeHealth, UNREACHABLE_DETAIL, Verdict};
+use crate::feed::TestFeed;
 use crate::service::TestService;
 use crate::{Client, POINTS, client, error, header, message, text};
 
-fn client_of(health: &FakeHealth) -> Client {
+fn client_of(health: &FixedHealth) -> Client {
+    let service = TestService::default();
     TestClient::new(app(
-        TestService::default(),
-        FakeFeed::default(),
+        service.clone(),
+        TestFeed::of(&service),
         health.clone(),
         ApiConfig::default(),
     ))
@@ -43,7 +44,7 @@ fn sample(exposition: &str, name_and_labels: &str) -> Option<f64> {
 #[tokio::test]
 async fn liveness_answers_ok_even_when_the_database_does_not() {
     // Arrange
-    let health = FakeHealth::default();
+    let health = FixedHealth::default();
     health.set(Verdict::Unreachable);
     let client = client_of(&health);
 
@@ -57,7 +58,7 @@ async fn liveness_answers_ok_even_when_the_database_does_not() {
 
 #[tokio::test]
 async fn readiness_answers_ok_when_the_check_passes() {
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
 
     let response = client.get("/health/ready").send().await;
 
@@ -79,7 +80,7 @@ async fn readiness_is_a_503_that_says_what_failed_without_internal_detail() {
     ];
     for (verdict, expected) in cases {
         // Arrange
-        let health = FakeHealth::default();
+        let health = FixedHealth::default();
         health.set(verdict);
         let client = client_of(&health);
 
@@ -94,7 +95,7 @@ async fn readiness_is_a_503_that_says_what_failed_without_internal_detail() {
 
 #[tokio::test]
 async fn probes_and_metrics_answer_other_methods_with_a_405_listing_get() {
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
     for path in ["/health/live", "/health/ready", "/metrics"] {
         let response = client.post(path).send().await;
 
@@ -142,7 +143,7 @@ async fn a_sane_client_request_id_is_echoed_and_any_other_replaced() {
 #[tokio::test]
 async fn requests_are_counted_by_method_route_template_and_status() {
     // Arrange
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
     let missing = format!("{POINTS}/b4680fbe-016c-d86f-1d6b-50e54938780c");
     client.get(&missing).send().await;
     client.get(&missing).send().await;
@@ -192,7 +193,7 @@ async fn requests_are_counted_by_method_route_template_and_status() {
 #[tokio::test]
 async fn any_number_of_unknown_paths_and_methods_adds_one_label_value_each() {
     // Arrange
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
     for i in 0..20 {
         client.get(format!("/random/{i}")).send().await;
         let method = Method::from_bytes(format!("X{i}").as_bytes()).expect("a token");
@@ -225,7 +226,7 @@ async fn any_number_of_unknown_paths_and_methods_adds_one_label_value_each() {
 #[tokio::test]
 async fn the_pool_gauges_show_the_pool_as_it_is_when_scraped() {
     // Arrange
-    let health = FakeHealth::default();
+    let health = FixedHealth::default();
     let client = client_of(&health);
     health.set_pool(PoolStatus::new(5, 2, 16).with_waiting(4));
 
@@ -247,8 +248,8 @@ async fn the_pool_gauges_show_the_pool_as_it_is_when_scraped() {
 #[tokio::test]
 async fn each_app_counts_only_its_own_requests() {
     // Arrange: two apps in one process, as the tests and replicas have.
-    let busy = client_of(&FakeHealth::default());
-    let quiet = client_of(&FakeHealth::default());
+    let busy = client_of(&FixedHealth::default());
+    let quiet = client_of(&FixedHealth::default());
     busy.get("/health/live").send().await;
 
     // Act
@@ -261,7 +262,7 @@ async fn each_app_counts_only_its_own_requests() {
 #[tokio::test]
 async fn requests_in_flight_count_the_scrape_itself_and_none_that_finished() {
     // Arrange
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
     for _ in 0..3 {
         client.get("/health/live").send().await;
     }
@@ -279,7 +280,7 @@ async fn requests_in_flight_count_the_scrape_itself_and_none_that_finished() {
 
 #[tokio::test]
 async fn build_info_names_the_version() {
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
 
     let exposition = scrape(&client).await;
 
@@ -296,7 +297,7 @@ async fn build_info_names_the_version() {
 #[tokio::test]
 async fn latency_buckets_start_at_100_microseconds() {
     // Arrange
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
     client.get("/health/live").send().await;
 
     // Act
@@ -313,7 +314,7 @@ async fn latency_buckets_start_at_100_microseconds() {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn process_metrics_describe_this_process() {
-    let client = client_of(&FakeHealth::default());
+    let client = client_of(&FixedHealth::default());
 
     let exposition = scrape(&client).await;
 

@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use application::Service;
-use application::testing::{FixedClock, InMemoryRepository, SequentialIds, SequentialTokens};
+use application::testing::{
+    FixedClock, InMemoryChangeLog, InMemoryRepository, SequentialIds, SequentialTokens,
+};
 use domain::change_feed::Cursor;
 use domain::integration_point::{
     CreatePointError, CreatePointRequest, DeletePointError, GetPointError, IfMatch,
@@ -173,6 +175,11 @@ impl TestService {
     /// The stored point with this id.
     pub fn stored(&self, id: PointId) -> Option<IntegrationPoint> {
         self.repository.inner.get(id)
+    }
+
+    /// The change log its writes are recorded in.
+    pub fn changes(&self) -> InMemoryChangeLog {
+        self.repository.inner.changes()
     }
 
     /// The change feed revision of what is stored now.
