@@ -5,12 +5,16 @@ use crate::integration_point::StoreError;
 
 use super::model::Cursor;
 
+/// What a reader whose revision retention has passed is told, whether it
+/// reads a page or watches; the api sends it as the 410's message.
+const GONE: &str = "changes after this revision are no longer retained; list again";
+
 /// Why changes could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadChangesError {
     /// Changes after the cursor have been dropped by retention: the reader
     /// must list again and watch from the list's revision.
-    #[error("changes after this revision are no longer retained; list again")]
+    #[error("{GONE}")]
     Gone {
         /// Every change up to this cursor may have been dropped.
         horizon: Cursor,
@@ -25,7 +29,7 @@ pub enum ReadChangesError {
 pub enum WatchError {
     /// Changes the watch had not delivered yet were dropped by retention
     /// while it fell behind.
-    #[error("changes after this revision are no longer retained; list again")]
+    #[error("{GONE}")]
     Gone {
         /// Every change up to this cursor may have been dropped.
         horizon: Cursor,
