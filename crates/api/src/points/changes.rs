@@ -21,9 +21,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use crate::http::error::{ApiError, ErrorStatus, JSON_CONTENT_TYPE, Operation, OperationError};
 use crate::http::metrics::FeedMetrics;
 use crate::points::dto::IntegrationPointBody;
-use crate::points::errors::store_unavailable;
 use crate::points::params::{FlatParam, MaskParam};
 use crate::points::render::{PointView, View};
+use crate::points::responses::{INTERNAL, UNAVAILABLE};
 use crate::points::{COLLECTION_PATH, view};
 
 /// How often an idle event stream sends a comment, so that proxies and
@@ -349,16 +349,8 @@ impl Operation for Changes {
                 .into()
             },
         ),
-        ErrorStatus::new(
-            500,
-            "Unexpected failure; the service log has the details.",
-            ApiError::unexpected,
-        ),
-        ErrorStatus::new(
-            503,
-            "The database is unavailable; retry later.",
-            store_unavailable,
-        ),
+        INTERNAL,
+        UNAVAILABLE,
     ];
 }
 

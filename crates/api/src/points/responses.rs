@@ -157,12 +157,14 @@ const NOT_JSON: ErrorStatus = ErrorStatus::new(
     "The body is not JSON: `Content-Type` must be `application/json`.",
     ApiError::unsupported_media_type,
 );
-const INTERNAL: ErrorStatus = ErrorStatus::new(
+/// 500, documented alike by every operation of the points and the feed.
+pub(crate) const INTERNAL: ErrorStatus = ErrorStatus::new(
     500,
     "Unexpected failure; the service log has the details.",
     ApiError::unexpected,
 );
-const UNAVAILABLE: ErrorStatus = ErrorStatus::new(
+/// 503, documented alike by every operation of the points and the feed.
+pub(crate) const UNAVAILABLE: ErrorStatus = ErrorStatus::new(
     503,
     "The database is unavailable; retry later.",
     store_unavailable,
