@@ -22,6 +22,7 @@ mod m20261127_000002_index_common_queries;
 mod m20261129_000001_create_point_changes;
 mod m20261129_000002_record_point_changes_per_statement;
 mod m20261129_000003_add_change_writers;
+mod m20261129_000004_plan_list_revision_once;
 
 /// Every migration of the database, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_point_changes::Migration),
             Box::new(m20261129_000002_record_point_changes_per_statement::Migration),
             Box::new(m20261129_000003_add_change_writers::Migration),
+            Box::new(m20261129_000004_plan_list_revision_once::Migration),
         ]
     }
 }

@@ -105,46 +105,29 @@ impl Statements {
 /// and the transactions in flight), so that a reader skips exactly those;
 /// when it saw none, the bare cursor says it all.
 ///
-/// Whether it saw any is asked as the first row in the index's order, not as
-/// `EXISTS`: PostgreSQL planned the `EXISTS` as a scan of the whole table
-/// (it expected a match early), which at 100,000 changes made every list
-/// fifteen times slower.
+/// PostgreSQL computes it in `point_revision()` (migration
+/// `m20261129_000004_plan_list_revision_once`, which holds its SQL): a
+/// `STABLE` function runs in its caller's snapshot, and its plan is made once
+/// per session, where written out here it was planned again with every list
+/// and doubled the list's planning time. SQLite, with one writer, has no
+/// snapshot to carry and no change a reader must wait for.
 pub(super) fn revision_sql(backend: DbBackend) -> String {
-    let newest = |safe: &str| {
-        format!(
-            "SELECT tx, position FROM ( \
-                 SELECT * FROM ( \
-                     SELECT tx, position FROM point_changes {safe} \
-                     ORDER BY tx DESC, position DESC LIMIT 1 \
-                 ) newest \
-                 UNION ALL SELECT tx, position FROM point_changes_horizon \
-             ) candidates ORDER BY tx DESC, position DESC LIMIT 1"
-        )
-    };
     match backend {
-        DbBackend::Postgres => format!(
-            "SELECT head.tx AS revision_tx, head.position AS revision_position, \
-                 CASE WHEN seen.after THEN s.xmax END AS revision_horizon, \
-                 CASE WHEN seen.after THEN s.xip END AS revision_in_flight \
-             FROM ( \
-                 SELECT pg_snapshot_xmin(snap)::text::bigint AS xmin, \
-                     pg_snapshot_xmax(snap)::text::bigint AS xmax, \
-                     (SELECT string_agg(x::text, '.') FROM pg_snapshot_xip(snap) x) AS xip \
-                 FROM (SELECT pg_current_snapshot() AS snap) current \
-             ) s \
-             CROSS JOIN LATERAL ({head}) head \
-             CROSS JOIN LATERAL ( \
-                 SELECT (SELECT tx FROM point_changes WHERE tx >= s.xmin \
-                         ORDER BY tx, position LIMIT 1) IS NOT NULL AS after \
-             ) seen",
-            head = newest("WHERE tx < s.xmin"),
-        ),
-        _ => format!(
-            "SELECT head.tx AS revision_tx, head.position AS revision_position, \
+        DbBackend::Postgres => "SELECT revision_tx, revision_position, revision_horizon, \
+             revision_in_flight FROM point_revision()"
+            .to_owned(),
+        _ => "SELECT head.tx AS revision_tx, head.position AS revision_position, \
                  NULL AS revision_horizon, NULL AS revision_in_flight \
-             FROM ({head}) head",
-            head = newest(""),
-        ),
+             FROM ( \
+                 SELECT tx, position FROM ( \
+                     SELECT * FROM ( \
+                         SELECT tx, position FROM point_changes \
+                         ORDER BY tx DESC, position DESC LIMIT 1 \
+                     ) newest \
+                     UNION ALL SELECT tx, position FROM point_changes_horizon \
+                 ) candidates ORDER BY tx DESC, position DESC LIMIT 1 \
+             ) head"
+            .to_owned(),
     }
 }
 

@@ -199,3 +199,38 @@ async fn reverting_the_statement_triggers_restores_the_row_trigger() {
     })
     .await;
 }
+
+/// A list's revision on PostgreSQL comes from `point_revision()`. It must run
+/// in the snapshot of the list's statement, which a `STABLE` function does (a
+/// `VOLATILE` one takes a snapshot of its own), and keep its plans for the
+/// session, which a plpgsql function does (PostgreSQL 15 inlines a
+/// `LANGUAGE sql` one into every list or plans its body on every call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn the_list_revision_runs_in_the_lists_snapshot_with_plans_kept_per_session() {
+    run(Backend::Postgres, |db: TestDb| async move {
+        let sql = "SELECT p.provolatile::text AS volatility, l.lanname::text AS language \
+                   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang \
+                   WHERE p.proname = 'point_revision' \
+                   AND p.pronamespace = current_schema()::regnamespace";
+
+        let rows = db
+            .database
+            .connection()
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .expect("read the catalog");
+
+        let functions: Vec<(String, String)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get("", "volatility").expect("volatility"),
+                    row.try_get("", "language").expect("language"),
+                )
+            })
+            .collect();
+        assert_eq!(functions, [("s".to_owned(), "plpgsql".to_owned())]);
+    })
+    .await;
+}
