@@ -19,7 +19,13 @@
 #   BENCH_REQUESTS=2000   requests measured per workload (list_filter, a hundred
 #                         rows each, a tenth of them)
 #   BENCH_WORKLOADS="get_by_id lookup list_filter patch create"
-#   BENCH_ROWS=100000     rows of ip_bench when it has to be created
+#   BENCH_ROWS=100000     rows of the database when it has to be created
+#   BENCH_DB=ip_bench     the PostgreSQL database served
+#   BENCH_WARMUP=400      requests sent before counting. The same seeds draw
+#                         the warm-up's and the measured requests, so with
+#                         BENCH_WARMUP=BENCH_REQUESTS every measured GET and
+#                         LOOKUP finds its answer cached (the cache's hit path
+#                         alone); at 400 most of them miss.
 #   BENCH_PORT=18080
 #   Any APP__… variable reaches the service (e.g. APP__LOG__LEVEL=warn).
 #
@@ -33,7 +39,9 @@ REQUESTS=${BENCH_REQUESTS:-2000}
 WORKLOADS=${BENCH_WORKLOADS:-get_by_id lookup list_filter patch create}
 ROWS=${BENCH_ROWS:-100000}
 export BENCH_PORT=${BENCH_PORT:-18080}
-URL="postgres://postgres@127.0.0.1:5432/ip_bench?sslmode=disable"
+DB=${BENCH_DB:-ip_bench}
+WARMUP=${BENCH_WARMUP:-400}
+URL="postgres://postgres@127.0.0.1:5432/$DB?sslmode=disable"
 PSQL=(psql -h 127.0.0.1 -U postgres -X -q -v ON_ERROR_STOP=1)
 OUT=$(mktemp -d)
 SERVICE_PID=
@@ -46,21 +54,21 @@ if [ $# -eq 0 ]; then
     set -- "${CARGO_TARGET_DIR:-$ROOT/target}/release/integration-points"
 fi
 
-if ! "${PSQL[@]}" -d ip_bench -c "SELECT 1 FROM integration_points LIMIT 1" >/dev/null 2>&1; then
-    echo "instructions: loading $ROWS rows into PostgreSQL database ip_bench" >&2
-    "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS ip_bench WITH (FORCE)" -c "CREATE DATABASE ip_bench"
+if ! "${PSQL[@]}" -d "$DB" -c "SELECT 1 FROM integration_points LIMIT 1" >/dev/null 2>&1; then
+    echo "instructions: loading $ROWS rows into PostgreSQL database $DB" >&2
+    "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
     APP__DATABASE__URL="$URL" APP__LOG__LEVEL=warn "$1" migrate up >/dev/null
-    "${PSQL[@]}" -d ip_bench -v rows="$ROWS" -f bench/sql/load_postgres.sql
+    "${PSQL[@]}" -d "$DB" -v rows="$ROWS" -f bench/sql/load_postgres.sql
 fi
 # The loaded rows, not those the create workload added (UUIDv7 ids sort after them).
-ROWS=$("${PSQL[@]}" -d ip_bench -At -c "SELECT count(*) FROM integration_points WHERE id <= '00000000-0000-0000-0000-ffffffffffff'")
+ROWS=$("${PSQL[@]}" -d "$DB" -At -c "SELECT count(*) FROM integration_points WHERE id <= '00000000-0000-0000-0000-ffffffffffff'")
 
 # count BINARY WORKLOAD: instructions per request.
 count() {
     local binary=$1 workload=$2 dump=$OUT/callgrind.out
-    local requests=$REQUESTS warmup=400
+    local requests=$REQUESTS warmup=$WARMUP
     if [ "$workload" = list_filter ]; then
-        requests=$((REQUESTS / 10)) warmup=40
+        requests=$((REQUESTS / 10)) warmup=$((WARMUP / 10))
     fi
     rm -f "$dump"*
     APP__DATABASE__URL="$URL" APP__DATABASE__AUTO_MIGRATE=false \
@@ -93,7 +101,7 @@ for binary in "$@"; do
     rule="$rule---:|"
 done
 [ $# -eq 2 ] && { header="$header second / first |"; rule="$rule---:|"; }
-echo "Instructions per request ($REQUESTS requests per workload, $(nproc) cores; binaries: $*):"
+echo "Instructions per request ($REQUESTS requests per workload after $WARMUP, $(nproc) cores; binaries: $*):"
 echo
 echo "$header"
 echo "$rule"
