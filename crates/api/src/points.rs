@@ -23,15 +23,14 @@ use domain::integration_point::{
     Total,
 };
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::{OpenApi, Tags};
 
 use self::dto::{
     CreateIntegrationPointBody, LookupBody, LookupRequestBody, PatchIntegrationPointBody,
 };
 use self::responses::{
-    Create, CreatePointResponse, Delete, DeletePointResponse, Get, GetPointResponse, List,
-    ListPointsResponse, Lookup, LookupResponse, Patch, PatchPointResponse, PointJson,
+    Create, CreatePointResponse, Delete, DeletePointResponse, Get, GetPointResponse, IdListJson,
+    List, ListPointsResponse, Lookup, LookupResponse, Patch, PatchPointResponse, PointJson,
     PointListJson, RotateToken, RotateTokenResponse,
 };
 use crate::http::error::{ApiError, OperationError};
@@ -288,9 +287,8 @@ impl<S: IntegrationPointService> PointsApi<S> {
     ) -> Result<LookupResponse, OperationError<Lookup>> {
         let key = body.into_inner().try_into_domain()?;
         let ids = self.service.lookup(key).await?;
-        Ok(LookupResponse::Found(Json(
-            ids.into_iter().map(|id| id.as_uuid()).collect(),
-        )))
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        Ok(LookupResponse::Found(IdListJson::new(&ids)?))
     }
 
     /// Rotate the local token of an integration point

@@ -617,11 +617,16 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
     }
 
     async fn get(&self, id: PointId) -> Result<IntegrationPoint, GetPointError> {
+        // Every call of `inner` is boxed: its future holds the database
+        // round trip's (kilobytes), which inline would make this future as
+        // large even on a hit, and every layer of the HTTP stack that boxes
+        // its inner future copies it. A hit skips that copy; a miss pays an
+        // allocation beside its round trip.
         let Some(state) = self.state() else {
-            return self.inner.get(id).await;
+            return Box::pin(self.inner.get(id)).await;
         };
         let Some(epoch) = state.current() else {
-            return self.inner.get(id).await;
+            return Box::pin(self.inner.get(id)).await;
         };
         match state.points.get(&id) {
             Some(None) => {
@@ -638,7 +643,7 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
             None => {}
         }
         state.miss();
-        let read = self.inner.get(id).await;
+        let read = Box::pin(self.inner.get(id)).await;
         match &read {
             Ok(point) => state.fill_point(id, Some(point), epoch),
             Err(GetPointError::NotFound) => state.fill_point(id, None, epoch),
@@ -680,10 +685,11 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
 
     async fn lookup(&self, key: LookupKey) -> Result<Vec<PointId>, LookupError> {
         let Some(state) = self.state() else {
-            return self.inner.lookup(key).await;
+            return Box::pin(self.inner.lookup(key)).await;
         };
+        // Boxed for the reason `get` gives.
         let Some(epoch) = state.current() else {
-            return self.inner.lookup(key).await;
+            return Box::pin(self.inner.lookup(key)).await;
         };
         if let Some(entry) = state.cached_lookup(&key) {
             state.hit();
@@ -694,7 +700,7 @@ impl<S: IntegrationPointService, C: Clock> IntegrationPointService for CachedSer
             };
         }
         state.miss();
-        let read = self.inner.lookup(key.clone()).await;
+        let read = Box::pin(self.inner.lookup(key.clone())).await;
         match &read {
             Ok(ids) => state.fill_lookup(key, ids, epoch),
             Err(LookupError::NoMatch) => state.fill_lookup(key, &[], epoch),

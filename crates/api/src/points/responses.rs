@@ -3,7 +3,6 @@
 //! (sent as [`OperationError`](crate::http::error::OperationError)s).
 
 use poem_openapi::ApiResponse;
-use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use domain::integration_point::{
@@ -24,6 +23,9 @@ pub(crate) type PointJson = JsonBytes<IntegrationPointBody>;
 
 /// A list of points, serialised by `render`.
 pub(crate) type PointListJson = JsonBytes<Vec<IntegrationPointBody>>;
+
+/// Ids, serialised straight to text rather than through a JSON value each.
+pub(crate) type IdListJson = JsonBytes<Vec<Uuid>>;
 
 /// Answer of `POST` on the collection.
 #[derive(ApiResponse)]
@@ -113,7 +115,7 @@ pub(crate) enum DeletePointResponse {
 pub(crate) enum LookupResponse {
     /// The distinct ids of the matching points.
     #[oai(status = 200)]
-    Found(Json<Vec<Uuid>>),
+    Found(IdListJson),
 }
 
 /// Answer of `POST …/{id}/rotate_token`.
