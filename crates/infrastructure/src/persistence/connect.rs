@@ -368,7 +368,7 @@ impl Database {
                 .open(self.min_connections)
                 .await
                 .map_err(|error| self.refused(error))?;
-            self.signal.broadcast_on(&self.pool);
+            self.signal.start_broadcast();
             if let Some(schema) = &self.schema {
                 create_schema(&self.connection, schema)
                     .await
@@ -443,7 +443,7 @@ impl Database {
     pub async fn close(&self) {
         // The other replicas hear of the last writes now, not at their
         // next safety poll.
-        self.signal.flush(&self.pool).await;
+        self.signal.close().await;
         self.pool.close().await;
         // sea-orm's close waits for every connection of its pool to be idle.
         let _ = self.connection.close_by_ref().await;
@@ -575,16 +575,19 @@ fn build(settings: &DatabaseSettings) -> Result<Database, ConnectError> {
         )),
         Target::SqliteMemory | Target::SqliteFile(_) => None,
     };
+    // On PostgreSQL this process tells the other replicas of its writes, on
+    // a connection of its own (see `wakeups`).
+    let signal = match pool.dedicated() {
+        Some(notifier) => ChangeSignal::broadcasting(notifier),
+        None => ChangeSignal::new(),
+    };
     Ok(Database {
         connection,
         pool,
         migration_setup,
         schema,
         postgres_target,
-        signal: match &target {
-            Target::Postgres => ChangeSignal::broadcasting(),
-            Target::SqliteMemory | Target::SqliteFile(_) => ChangeSignal::new(),
-        },
+        signal,
         min_connections: usize::try_from(min).unwrap_or(usize::MAX),
         connect_timeout: settings.connect_timeout,
     })

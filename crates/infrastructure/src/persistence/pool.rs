@@ -475,6 +475,22 @@ impl ConnectionPool {
         }
     }
 
+    /// On PostgreSQL, a pool of one connection of its own, opened with this
+    /// pool's options and admitting statements when this one does: for a
+    /// task whose statement must not queue behind the others for a
+    /// connection. `None` on SQLite.
+    pub(crate) fn dedicated(&self) -> Option<Self> {
+        match &self.pools {
+            Pools::Postgres(pool) => Some(Self {
+                pools: Pools::Postgres(build(pool.manager().options.clone(), 1, false)),
+                deadlines: self.deadlines,
+                admitted: Arc::clone(&self.admitted),
+                begin: self.begin.clone(),
+            }),
+            Pools::Sqlite { .. } => None,
+        }
+    }
+
     /// Up to `max_size` connections reading a SQLite file, and one writing it.
     pub(crate) fn sqlite_file(
         options: sqlx::sqlite::SqliteConnectOptions,

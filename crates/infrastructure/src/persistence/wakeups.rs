@@ -14,7 +14,11 @@
 //! a transaction that writes nothing and so waits for no flush, standing for
 //! every write that committed before it started. Under load one
 //! notification thus covers many writes, and a quiet replica's write is
-//! announced one round trip after its commit.
+//! announced one round trip after its commit. The notifications go out on a
+//! connection of their own: on the statements' pool they queued behind the
+//! writes for a connection, which at 1,000 writes/s put the other replicas'
+//! median delivery at 5-6 ms instead of about 1 (BENCHMARKS.md, "Change
+//! feed").
 //!
 //! One listening connection per replica, opened from its own URL: LISTEN
 //! needs a session, which a pooler in transaction mode (PgBouncer) does not
@@ -68,11 +72,12 @@ struct Inner {
     broadcast: Option<Broadcast>,
 }
 
-/// The notifications this process owes the other replicas, and the task that
-/// sends them.
+/// The notifications this process owes the other replicas, the connection
+/// they go out on, and the task that sends them.
 #[derive(Debug)]
 struct Broadcast {
     owed: Arc<Owed>,
+    notifier: ConnectionPool,
     task: OnceLock<AbortOnDrop>,
 }
 
@@ -124,10 +129,12 @@ impl ChangeSignal {
     }
 
     /// A signal for PostgreSQL, whose writes this process also announces to
-    /// the other replicas once [`ChangeSignal::broadcast_on`] has started.
-    pub(crate) fn broadcasting() -> Self {
+    /// the other replicas, on `notifier` (a pool of one connection that
+    /// nothing else uses), once [`ChangeSignal::start_broadcast`] has run.
+    pub(crate) fn broadcasting(notifier: ConnectionPool) -> Self {
         Self::with(Some(Broadcast {
             owed: Arc::default(),
+            notifier,
             task: OnceLock::new(),
         }))
     }
@@ -160,14 +167,14 @@ impl ChangeSignal {
     }
 
     /// Starts the task that notifies the other replicas of this process's
-    /// writes, on `pool`'s connections; once, however often it is called.
-    pub(crate) fn broadcast_on(&self, pool: &ConnectionPool) {
+    /// writes; once, however often it is called.
+    pub(crate) fn start_broadcast(&self) {
         let Some(broadcast) = &self.inner.broadcast else {
             return;
         };
         broadcast.task.get_or_init(|| {
             let owed = Arc::clone(&broadcast.owed);
-            let pool = pool.clone();
+            let pool = broadcast.notifier.clone();
             // The task holds no reference to the signal: it stops when the
             // last clone of the signal is dropped.
             AbortOnDrop(tokio::spawn(async move {
@@ -180,10 +187,12 @@ impl ChangeSignal {
     }
 
     /// Sends the notification still owed for this process's writes, if any,
-    /// without waiting for the task: before the pool closes.
-    pub(crate) async fn flush(&self, pool: &ConnectionPool) {
+    /// without waiting for the task, then closes the notifier's connection:
+    /// at shutdown, once the last write has committed.
+    pub(crate) async fn close(&self) {
         if let Some(broadcast) = &self.inner.broadcast {
-            broadcast.owed.send(pool).await;
+            broadcast.owed.send(&broadcast.notifier).await;
+            broadcast.notifier.close().await;
         }
     }
 

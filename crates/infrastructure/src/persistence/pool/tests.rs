@@ -605,3 +605,53 @@ async fn reads_planned_per_execution_are_not_prepared_and_cached_on_postgres() {
     assert_eq!(cached().await, 1, "prepared once and cached");
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn the_other_replicas_are_notified_while_every_statement_connection_is_busy() {
+    // Arrange: one statement connection, busy for 3 s, and a listener of the
+    // feed's channel.
+    let Some(db) = connect_postgres(1, Duration::from_secs(10)).await else {
+        return;
+    };
+    let url = postgres_url().expect("a PostgreSQL URL");
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&url)
+        .await
+        .expect("a listener");
+    listener.listen("point_changes").await.expect("listen");
+    let schema = query_text(db.pool(), "SELECT current_schema()::text AS s", "s").await;
+    let busy = {
+        let pool = db.pool().clone();
+        tokio::spawn(async move { pool.reads().execute_unprepared("SELECT pg_sleep(3)").await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act: a write of this process committed.
+    db.change_signal().announce();
+    let heard = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            let notification = listener.recv().await.expect("the listener's connection");
+            if notification.payload() == schema {
+                break;
+            }
+        }
+    })
+    .await;
+
+    // Assert
+    assert!(heard.is_ok(), "notified before the busy statement ended");
+    busy.await
+        .expect("the statement's task")
+        .expect("the statement");
+    db.close().await;
+}
+
+async fn query_text(pool: &ConnectionPool, text: &str, column: &str) -> String {
+    pool.reads()
+        .query_one_raw(sql(DbBackend::Postgres, text))
+        .await
+        .expect("query")
+        .expect("one row")
+        .try_get::<String>("", column)
+        .expect("text column")
+}
