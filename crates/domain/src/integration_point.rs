@@ -30,6 +30,8 @@ pub use query::{
 };
 pub use transfer::{ExistingPoints, ImportOutcome, PointArchive, PointTransferService};
 pub use values::{
-    Code, Comment, FieldError, PointId, PointType, ScriptCode, SearchText, TextError, Timestamp,
-    Title, TokenLocal, TokenRemote, Url, Version, reject_nul,
+    Code, Comment, FieldError, PointId, PointType, ScriptCode, SearchText, Timestamp, Title,
+    TokenLocal, TokenRemote, Url, Version,
 };
+// Named here too, where every value type that returns them is.
+pub use crate::text::{TextError, reject_nul};

@@ -8,3 +8,4 @@
 pub mod change_feed;
 pub mod health;
 pub mod integration_point;
+pub mod text;

@@ -2,9 +2,10 @@
 
 use super::fields::Field;
 use super::values::{
-    Code, Comment, FieldError, PointId, PointType, ScriptCode, SearchText, TextError, Timestamp,
-    Title, TokenLocal, TokenRemote, Url, Version, reject_nul,
+    Code, Comment, FieldError, PointId, PointType, ScriptCode, SearchText, Timestamp, Title,
+    TokenLocal, TokenRemote, Url, Version,
 };
+use crate::text::{TextError, reject_nul};
 
 /// Client options of a point.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

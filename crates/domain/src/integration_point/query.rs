@@ -6,7 +6,8 @@
 
 use super::fields::{Field, FieldKind, Group};
 use super::model::{FieldRef, IntegrationPoint};
-use super::values::{PointId, SearchText, TextError, Timestamp, reject_nul};
+use super::values::{PointId, SearchText, Timestamp};
+use crate::text::{TextError, reject_nul};
 
 /// Most items an `in`/`nin` operand may have.
 pub const MAX_LIST_ITEMS: usize = 1000;
