@@ -10,6 +10,7 @@ pub(crate) mod document;
 pub(crate) mod dto;
 pub(crate) mod errors;
 pub(crate) mod etag;
+pub(crate) mod metrics;
 pub(crate) mod params;
 pub(crate) mod render;
 pub(crate) mod responses;

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::integration_point::reject_nul;
+use domain::text::reject_nul;
 use poem::{Endpoint, Middleware, Request};
 
 use crate::http::error::ApiError;

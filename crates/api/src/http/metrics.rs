@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by method, route template and status, their
 //! latency, the requests in flight, the database pool, the build and the
-//! process, served at `GET /metrics`.
+//! process, and what the resource served adds ([`ResourceMetrics`]), served
+//! at `GET /metrics`.
 //!
 //! Each [`app`](crate::app) has its own registry rather than a process-wide
 //! recorder, so that apps built side by side (tests start many in one process)
@@ -11,14 +12,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use domain::health::HealthCheck;
-use domain::integration_point::{IntegrationPointService, Timestamp};
 use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabelSet, EncodeMetric as _, prometheus_text,
 };
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
@@ -64,6 +64,13 @@ struct BuildLabels {
     version: &'static str,
 }
 
+/// What the resource an app serves counts, beside the HTTP metrics: its own
+/// families, and collectors read on every scrape.
+pub(crate) trait ResourceMetrics {
+    /// Registers them in the app's `registry`, once, when the app is built.
+    fn register(self, registry: &mut Registry);
+}
+
 /// The metrics of one app: the families its middleware records into, and the
 /// registry `GET /metrics` encodes.
 pub(crate) struct Metrics {
@@ -75,16 +82,16 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the HTTP metrics, and gauges that read `health`'s pool on
-    /// every scrape.
-    pub(crate) fn new<H: HealthCheck, S: IntegrationPointService>(
+    /// Registers the HTTP metrics, gauges that read `health`'s pool on every
+    /// scrape, and the `resource`'s metrics.
+    pub(crate) fn new<H: HealthCheck>(
         health: H,
         routes: Arc<RouteTemplates>,
-        feed: &FeedMetrics,
-        service: S,
+        resource: impl ResourceMetrics,
     ) -> Self {
         let mut registry = Registry::default();
-        feed.register(&mut registry);
+        registry.register_collector(Box::new(PoolGauges(health)));
+        resource.register(&mut registry);
         let requests = Family::<RequestLabels, Counter>::default();
         let latency =
             LatencyFamily::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS.iter().copied()));
@@ -113,8 +120,6 @@ impl Metrics {
             "Always 1; the label says which version of the service this is",
             build,
         );
-        registry.register_collector(Box::new(PoolGauges(health)));
-        registry.register_collector(Box::new(CacheCounts(service)));
         registry.register_collector(Box::new(ProcessMetrics));
         Self {
             registry,
@@ -146,76 +151,6 @@ impl Metrics {
         let mut text = String::new();
         prometheus_text::encode(&mut text, &self.registry)?;
         Ok(text)
-    }
-}
-
-/// Upper bounds of the change feed's delivery lag buckets, in seconds: from
-/// a change streamed as it commits to one a slow watcher catches up on.
-const LAG_BUCKETS: [f64; 12] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
-];
-
-/// The change feed's metrics; clones share them.
-#[derive(Debug, Clone)]
-pub(crate) struct FeedMetrics {
-    watchers: Gauge,
-    delivered: Counter,
-    lag: Histogram,
-}
-
-impl Default for FeedMetrics {
-    fn default() -> Self {
-        Self {
-            watchers: Gauge::default(),
-            delivered: Counter::default(),
-            lag: Histogram::new(LAG_BUCKETS.iter().copied()),
-        }
-    }
-}
-
-impl FeedMetrics {
-    fn register(&self, registry: &mut Registry) {
-        registry.register(
-            "feed_watchers",
-            "Event streams of the change feed open on this replica",
-            self.watchers.clone(),
-        );
-        registry.register(
-            "feed_changes_delivered",
-            "Changes sent to event stream watchers",
-            self.delivered.clone(),
-        );
-        registry.register(
-            "feed_delivery_lag_seconds",
-            "Time from a change being recorded to its being sent to a watcher",
-            self.lag.clone(),
-        );
-    }
-
-    /// Counts a watcher until the guard is dropped.
-    pub(crate) fn watcher_connected(&self) -> WatcherGuard {
-        self.watchers.inc();
-        WatcherGuard(self.watchers.clone())
-    }
-
-    /// Records a change recorded at `at` being sent now.
-    pub(crate) fn delivered(&self, at: Timestamp) {
-        self.delivered.inc();
-        let now = Timestamp::from_datetime(chrono::Utc::now());
-        let lag_ms = now.as_millis().saturating_sub(at.as_millis()).max(0);
-        // Milliseconds to seconds: exact enough for a histogram.
-        #[allow(clippy::cast_precision_loss)]
-        self.lag.observe(lag_ms as f64 / 1000.0);
-    }
-}
-
-/// One open event stream, counted in `feed_watchers` while it lives.
-#[derive(Debug)]
-pub(crate) struct WatcherGuard(Gauge);
-
-impl Drop for WatcherGuard {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }
 
@@ -281,64 +216,6 @@ impl<H: HealthCheck> Collector for PoolGauges<H> {
             let gauge = ConstGauge::new(i64::from(value));
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        Ok(())
-    }
-}
-
-/// What the service's read cache has done, read on every scrape; nothing
-/// when reads are not cached.
-struct CacheCounts<S>(S);
-
-impl<S> fmt::Debug for CacheCounts<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CacheCounts")
-    }
-}
-
-impl<S: IntegrationPointService> Collector for CacheCounts<S> {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let Some(stats) = self.0.cache_stats() else {
-            return Ok(());
-        };
-        let counters = [
-            (
-                "cache_hits",
-                "GET one and LOOKUP requests answered from memory",
-                stats.hits,
-            ),
-            (
-                "cache_misses",
-                "GET one and LOOKUP requests the current cache sent to the database",
-                stats.misses,
-            ),
-            (
-                "cache_invalidations",
-                "Changes (own writes and the change feed's) that dropped cached answers",
-                stats.invalidations,
-            ),
-            (
-                "cache_stale_bypasses",
-                "GET one and LOOKUP requests sent to the database because the cache \
-                 could not confirm it had applied every change within cache.max_staleness_ms",
-                stats.bypasses,
-            ),
-        ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
-        }
-        let entries = ConstGauge::new(i64::try_from(stats.entries).unwrap_or(i64::MAX));
-        entries.encode(encoder.encode_descriptor(
-            "cache_entries",
-            "Points and LOOKUP answers held in memory",
-            None,
-            entries.metric_type(),
-        )?)?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
-use domain::integration_point::TextError;
+use domain::text::TextError;
 use poem::error::{MethodNotAllowedError, NotFoundError, ResponseError};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;

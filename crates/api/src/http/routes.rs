@@ -103,9 +103,9 @@ impl AllowTable {
 /// so that clients cannot make the labels grow.
 pub(crate) const UNMATCHED: &str = "unmatched";
 
-/// The route template (`/rest/v1/service/integration_points/{id}`) of a
-/// request path, for logs and metrics, where the raw path would leak ids and
-/// let clients create any number of label values.
+/// The route template (`/items/{id}`, not `/items/42`) of a request path,
+/// for logs and metrics, where the raw path would leak ids and let clients
+/// create any number of label values.
 #[derive(Debug)]
 pub(crate) struct RouteTemplates {
     table: PathTable<Arc<str>>,

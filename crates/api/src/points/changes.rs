@@ -19,8 +19,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::http::error::{ApiError, ErrorStatus, JSON_CONTENT_TYPE, Operation, OperationError};
-use crate::http::metrics::FeedMetrics;
 use crate::points::dto::IntegrationPointBody;
+use crate::points::metrics::FeedMetrics;
 use crate::points::params::{FlatParam, MaskParam};
 use crate::points::render::{PointView, View};
 use crate::points::responses::{INTERNAL, UNAVAILABLE};
