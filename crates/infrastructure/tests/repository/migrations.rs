@@ -71,6 +71,27 @@ async fn the_schema_has_the_unique_and_query_indexes(db: TestDb) {
     assert_eq!(index_names(&db).await, expected);
 }
 
+/// Two text columns of each row a PostgreSQL catalog query returns.
+async fn catalog_pairs(
+    db: &TestDb,
+    sql: &str,
+    [first, second]: [&str; 2],
+) -> Vec<(String, String)> {
+    db.database
+        .connection()
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("read the catalog")
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", first).expect(first),
+                row.try_get("", second).expect(second),
+            )
+        })
+        .collect()
+}
+
 /// Text columns of PostgreSQL must compare by code point, as SQLite's do,
 /// whatever the database's default collation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,22 +102,7 @@ async fn every_postgres_text_column_uses_the_c_collation() {
                    WHERE table_schema = current_schema() AND table_name = 'integration_points' \
                    AND data_type = 'text' ORDER BY column_name";
 
-        let rows = db
-            .database
-            .connection()
-            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
-            .await
-            .expect("read the catalog");
-
-        let collations: Vec<(String, String)> = rows
-            .iter()
-            .map(|row| {
-                (
-                    row.try_get("", "column_name").expect("column name"),
-                    row.try_get("", "collation_name").expect("collation"),
-                )
-            })
-            .collect();
+        let collations = catalog_pairs(&db, sql, ["column_name", "collation_name"]).await;
         // One text column per text field of the table.
         let text_fields = Field::ALL
             .into_iter()
@@ -214,22 +220,7 @@ async fn the_list_revision_runs_in_the_lists_snapshot_with_plans_kept_per_sessio
                    WHERE p.proname = 'point_revision' \
                    AND p.pronamespace = current_schema()::regnamespace";
 
-        let rows = db
-            .database
-            .connection()
-            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
-            .await
-            .expect("read the catalog");
-
-        let functions: Vec<(String, String)> = rows
-            .iter()
-            .map(|row| {
-                (
-                    row.try_get("", "volatility").expect("volatility"),
-                    row.try_get("", "language").expect("language"),
-                )
-            })
-            .collect();
+        let functions = catalog_pairs(&db, sql, ["volatility", "language"]).await;
         assert_eq!(functions, [("s".to_owned(), "plpgsql".to_owned())]);
     })
     .await;
