@@ -399,6 +399,15 @@ impl<L: ChangeLog> ChangeFeedService for FeedService<L> {
 /// Gapless: the subscription to the hub is taken before the log is read, so
 /// every change the hub hands on after the catch-up's last read is in it,
 /// and the ones the catch-up already delivered are recognised by cursor.
+///
+/// A catch-up read that finds the store unavailable (the pool busy after the
+/// watch fell behind the hub, a short outage) is tried again, after 50 ms
+/// and then twice as long each time up to 1 s, for as long as it takes: the
+/// stream stays open, with its heartbeats, and goes on where it stopped.
+/// Any other store failure ends the watch with [`WatchError::Store`]: it is
+/// not known to mend by waiting, and the client that reconnects with its
+/// last event's id loses nothing. The watch ends with
+/// [`WatchError::Stopped`] as soon as the hub stops, retrying or not.
 pub struct Watch<L> {
     log: L,
     hub: ChangeHub,
@@ -421,7 +430,12 @@ impl<L: ChangeLog> ChangeWatch for Watch<L> {
             if !self.live {
                 // State changes only after the read completes: a dropped
                 // future loses nothing.
-                let page = self.log.read(Some(self.last.cursor()), self.batch).await?;
+                let page = tokio::select! {
+                    page = read_patiently(&self.log, self.last.cursor(), self.batch) => page?,
+                    () = hub_stopped(&mut self.subscription.progress) => {
+                        return Err(WatchError::Stopped);
+                    }
+                };
                 self.live = (page.changes.len() as u64) < self.batch;
                 let last = &self.last;
                 self.pending.extend(
@@ -465,6 +479,41 @@ impl<L: ChangeLog> ChangeWatch for Watch<L> {
             }
         }
     }
+}
+
+/// The first pause of a watch whose catch-up read found the store
+/// unavailable, doubled after each further failure up to
+/// [`WATCH_RETRY_MAX`].
+const WATCH_RETRY_MIN: Duration = Duration::from_millis(50);
+
+/// The longest pause between a watch's attempts to read the log.
+const WATCH_RETRY_MAX: Duration = Duration::from_secs(1);
+
+/// One read of the log after `after`, tried again for as long as the store
+/// is unavailable (a busy pool, a short outage): a watch that ended then
+/// would send every one of its clients back to reconnect at once, into the
+/// same outage. Any other failure is answered as it is.
+async fn read_patiently<L: ChangeLog>(
+    log: &L,
+    after: Cursor,
+    limit: u64,
+) -> Result<ChangePage, ReadChangesError> {
+    let mut pause = WATCH_RETRY_MIN;
+    loop {
+        match log.read(Some(after), limit).await {
+            Err(ReadChangesError::Store(StoreError::Unavailable(error))) => {
+                tracing::debug!(error = %error, ?pause, "watch cannot read the log; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(WATCH_RETRY_MAX);
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// Returns once the hub has stopped (its progress channel closed).
+async fn hub_stopped(progress: &mut watch::Receiver<FeedProgress>) {
+    while progress.changed().await.is_ok() {}
 }
 
 /// The retention task of one replica; it stops when dropped.

@@ -3,15 +3,17 @@
 //! hub's safety poll, and retention.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use application::{ChangeHub, FeedService, HubEvent, HubSettings, Retention};
 use domain::change_feed::{
-    ChangeFeedService, ChangeOp, ChangeWatch, ChangesRequest, Cursor, FeedRevision,
-    ReadChangesError, Snapshot, WatchError,
+    ChangeFeedService, ChangeLog, ChangeOp, ChangePage, ChangeWatch, ChangesRequest, Cursor,
+    FeedRevision, ReadChangesError, Snapshot, WatchError,
 };
 use domain::integration_point::{
     Comment, IntegrationPointService, ListQuery, Page, PatchPointRequest, PointId, Sort,
+    StoreError, Timestamp,
 };
 
 use crate::{create, service};
@@ -383,4 +385,161 @@ async fn reading_from_a_list_revision_skips_the_changes_its_snapshot_reflected()
         "the live change the list saw ({seen_live}) is skipped"
     );
     assert!(extra.is_err(), "nothing more: {extra:?}");
+}
+
+/// A log whose next reads fail, as many as the test arms: the store
+/// unavailable (what waiting may mend) or failing otherwise. Clones share
+/// the failures.
+#[derive(Clone)]
+struct FlakyLog {
+    log: InMemoryChangeLog,
+    failures: Arc<AtomicU64>,
+    transient: Arc<AtomicBool>,
+    failed: Arc<AtomicU64>,
+}
+
+impl FlakyLog {
+    fn new(log: InMemoryChangeLog) -> Self {
+        Self {
+            log,
+            failures: Arc::default(),
+            transient: Arc::new(AtomicBool::new(true)),
+            failed: Arc::default(),
+        }
+    }
+
+    /// Makes the next `count` reads fail, as the store being unavailable
+    /// when `transient`, else as an unknown failure.
+    fn fail_next(&self, count: u64, transient: bool) {
+        self.transient.store(transient, Ordering::SeqCst);
+        self.failures.store(count, Ordering::SeqCst);
+    }
+
+    /// How many reads have failed.
+    fn failed(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
+    }
+}
+
+impl ChangeLog for FlakyLog {
+    async fn read(
+        &self,
+        after: Option<Cursor>,
+        limit: u64,
+    ) -> Result<ChangePage, ReadChangesError> {
+        let fails = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if !fails {
+            return self.log.read(after, limit).await;
+        }
+        self.failed.fetch_add(1, Ordering::SeqCst);
+        Err(ReadChangesError::Store(
+            if self.transient.load(Ordering::SeqCst) {
+                StoreError::Unavailable("the pool has no connection to spare".into())
+            } else {
+                StoreError::Unknown("the change log is corrupt".into())
+            },
+        ))
+    }
+
+    async fn head(&self) -> Result<Cursor, StoreError> {
+        self.log.head().await
+    }
+
+    async fn expire(&self, older_than: Timestamp, batch: u64) -> Result<u64, StoreError> {
+        self.log.expire(older_than, batch).await
+    }
+}
+
+/// A feed whose watches read `log` through a [`FlakyLog`] (its hub reads
+/// `log` untroubled), with a watch from the start that has read its first
+/// batch of the backlog and must read the log again for the rest.
+async fn flaky_watch(log: &InMemoryChangeLog) -> (impl ChangeWatch + use<>, FlakyLog, ChangeHub) {
+    let (_, hub) = feed(log, settings()).await;
+    let flaky = FlakyLog::new(log.clone());
+    let feed = FeedService::new(flaky.clone(), hub.clone(), settings().batch);
+    let watch = feed.watch(None).await.expect("watch");
+    (watch, flaky, hub)
+}
+
+#[tokio::test]
+async fn a_watch_waits_out_an_unavailable_store_and_delivers_every_change_once_in_order() {
+    // Arrange: a backlog of three reads' worth.
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    let mut expected = Vec::new();
+    for i in 0..7 {
+        expected.push(create(&service, &format!("OLD{i}")).await.id());
+    }
+    let (mut watch, flaky, _hub) = flaky_watch(&log).await;
+
+    // Act: the store is unavailable to the next four reads, while more
+    // changes come than the hub keeps for a subscriber that reads nothing.
+    flaky.fail_next(4, true);
+    for i in 0..5 {
+        expected.push(create(&service, &format!("NEW{i}")).await.id());
+    }
+    let seen = next_ids(&mut watch, expected.len()).await;
+
+    // Assert
+    assert_eq!(seen, expected);
+    assert_eq!(flaky.failed(), 4, "the watch met every failure");
+    let extra = tokio::time::timeout(Duration::from_millis(200), watch.next()).await;
+    assert!(extra.is_err(), "nothing more: {extra:?}");
+}
+
+#[tokio::test]
+async fn a_watch_waiting_out_an_unavailable_store_ends_promptly_when_the_hub_stops() {
+    // Arrange: a watch that keeps finding the store unavailable.
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    for i in 0..4 {
+        create(&service, &format!("OLD{i}")).await;
+    }
+    let (mut watch, flaky, hub) = flaky_watch(&log).await;
+    flaky.fail_next(u64::MAX, true);
+    next_ids(&mut watch, 3).await;
+    let next = tokio::spawn(async move { watch.next().await });
+    tokio::time::timeout(PATIENCE, async {
+        while flaky.failed() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the watch tries again");
+
+    // Act
+    hub.stop();
+    let ended = tokio::time::timeout(Duration::from_millis(500), next)
+        .await
+        .expect("it ends before its next attempt could")
+        .expect("no panic");
+
+    // Assert
+    assert!(matches!(ended, Err(WatchError::Stopped)), "{ended:?}");
+}
+
+#[tokio::test]
+async fn a_watch_ends_on_a_store_failure_that_waiting_does_not_mend() {
+    let (service, repository, _) = service();
+    let log = repository.changes();
+    for i in 0..4 {
+        create(&service, &format!("OLD{i}")).await;
+    }
+    let (mut watch, flaky, _hub) = flaky_watch(&log).await;
+    next_ids(&mut watch, 3).await;
+
+    flaky.fail_next(1, false);
+    let ended = tokio::time::timeout(PATIENCE, watch.next())
+        .await
+        .expect("it ends at once");
+
+    assert!(
+        matches!(ended, Err(WatchError::Store(StoreError::Unknown(_)))),
+        "{ended:?}"
+    );
 }

@@ -47,7 +47,8 @@ pub trait ChangeWatch: Send + 'static {
     /// # Errors
     /// [`WatchError::Gone`] when the watch fell so far behind that retention
     /// dropped what it had still to deliver; [`WatchError::Stopped`] when the
-    /// replica shuts down.
+    /// replica shuts down; [`WatchError::Store`] when the store failed in a
+    /// way that waiting is not known to mend.
     fn next(&mut self) -> impl Future<Output = Result<Arc<Change>, WatchError>> + Send;
 }
 
