@@ -65,6 +65,96 @@ async fn watch(client: &reqwest::Client, address: &str, since: Option<&str>) -> 
     response
 }
 
+/// Opens an event stream at `address` after the event `last_event_id`
+/// (from the oldest retained change without one), as a client reconnects;
+/// a replica that cannot reach its store for the moment answers 503, and is
+/// asked again.
+async fn resume(
+    client: &reqwest::Client,
+    address: &str,
+    last_event_id: Option<&str>,
+) -> reqwest::Response {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut request = client
+            .get(format!("{address}{CHANGES}"))
+            .header("Accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.expect("the stream opens");
+        if response.status() != 503 || tokio::time::Instant::now() >= deadline {
+            assert_eq!(response.status(), 200);
+            return response;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What a client following one replica's feed received.
+#[derive(Debug, Default)]
+struct Followed {
+    /// Each connection's events, in the order received.
+    connections: Vec<Vec<SseEvent>>,
+    /// Every change once, in the order first received: the feed delivers at
+    /// least once across reconnections, and a client tells repeats by their
+    /// revision.
+    changes: Vec<SseEvent>,
+    revisions: HashSet<String>,
+}
+
+impl Followed {
+    fn receive(&mut self, event: SseEvent) {
+        if let Some(connection) = self.connections.last_mut() {
+            connection.push(event.clone());
+        }
+        if self.revisions.insert(event.id.clone()) {
+            self.changes.push(event);
+        }
+    }
+
+    fn reconnects(&self) -> usize {
+        self.connections.len().saturating_sub(1)
+    }
+}
+
+/// Follows the feed of replica `replica` at `address` into `followed`, from
+/// the oldest retained change, until `more` answers false, as a client
+/// does: a stream that ends before then is opened again after the last
+/// change received.
+async fn follow(
+    client: reqwest::Client,
+    address: String,
+    replica: usize,
+    followed: Arc<Mutex<Followed>>,
+    more: impl Fn(&Followed) -> bool,
+) {
+    let lock = || followed.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let last = lock().changes.last().map(|event| event.id.clone());
+        let stream = resume(&client, &address, last.as_deref()).await;
+        lock().connections.push(Vec::new());
+        let mut finished = false;
+        read_events(stream, |event| {
+            let mut followed = lock();
+            followed.receive(event);
+            finished = !more(&followed);
+            !finished
+        })
+        .await;
+        let followed = lock();
+        if finished || !more(&followed) {
+            return;
+        }
+        eprintln!(
+            "replica {replica}: stream {} ended after {} events ({} changes in all); reconnecting",
+            followed.connections.len(),
+            followed.connections.last().map_or(0, Vec::len),
+            followed.changes.len(),
+        );
+    }
+}
+
 on_both_backends! {
     async fn a_client_lists_then_watches_exactly_the_later_changes(app) {
         // Arrange: a point before the list, and the list's revision.
@@ -258,9 +348,10 @@ async fn writer(
 }
 
 /// The proof of the feed's order: 8 writers over 2 service processes on one
-/// PostgreSQL, 5,000 writes, and a watcher on each process. Each watcher sees
-/// every acknowledged change exactly once, and each point's changes in
-/// version order.
+/// PostgreSQL, 5,000 writes, and a watcher on each process. Each watcher, a
+/// client that reconnects after its last event when a stream ends, sees
+/// every acknowledged change exactly once (never twice within one stream),
+/// and each point's changes in version order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_deliver_every_change_once_and_in_order_per_point() {
     const WRITERS: usize = 8;
@@ -279,24 +370,26 @@ async fn two_replicas_deliver_every_change_once_and_in_order_per_point() {
     let second = ServiceProcess::start(&env).await;
     let client = reqwest::Client::new();
     let addresses = [first.address.clone(), second.address.clone()];
-    let streams = [
-        watch(&client, &addresses[0], None).await,
-        watch(&client, &addresses[1], None).await,
-    ];
     let acked = Arc::new(Mutex::new(Vec::new()));
-    let seen: Vec<Arc<Mutex<Vec<SseEvent>>>> = vec![Arc::default(), Arc::default()];
+    let followed: Vec<Arc<Mutex<Followed>>> = vec![Arc::default(), Arc::default()];
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchers: Vec<_> = streams
-        .into_iter()
-        .zip(&seen)
-        .map(|(stream, seen)| {
-            let (seen, acked, done) = (Arc::clone(seen), Arc::clone(&acked), Arc::clone(&done));
-            tokio::spawn(read_events(stream, move |event| {
-                let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
-                seen.push(event);
-                let expected = acked.lock().unwrap_or_else(PoisonError::into_inner).len();
-                !(done.load(std::sync::atomic::Ordering::SeqCst) && seen.len() >= expected)
-            }))
+    let watchers: Vec<_> = addresses
+        .iter()
+        .zip(&followed)
+        .enumerate()
+        .map(|(replica, (address, followed))| {
+            let (acked, done) = (Arc::clone(&acked), Arc::clone(&done));
+            tokio::spawn(follow(
+                client.clone(),
+                address.clone(),
+                replica,
+                Arc::clone(followed),
+                move |followed| {
+                    let expected = acked.lock().unwrap_or_else(PoisonError::into_inner).len();
+                    !(done.load(std::sync::atomic::Ordering::SeqCst)
+                        && followed.changes.len() >= expected)
+                },
+            ))
         })
         .collect();
 
@@ -348,18 +441,27 @@ async fn two_replicas_deliver_every_change_once_and_in_order_per_point() {
         .filter(|a| a.op != "delete")
         .map(|a| (a.id.clone(), a.op, a.version))
         .collect();
-    for (replica, seen) in seen.iter().enumerate() {
-        let seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let seen: Vec<&SseEvent> = seen
+    for (replica, followed) in followed.iter().enumerate() {
+        let followed = followed.lock().unwrap_or_else(PoisonError::into_inner);
+        eprintln!(
+            "replica {replica}: {} reconnects, {} changes",
+            followed.reconnects(),
+            followed.changes.len()
+        );
+        for (number, connection) in followed.connections.iter().enumerate() {
+            let revisions: HashSet<&str> = connection.iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(
+                revisions.len(),
+                connection.len(),
+                "replica {replica}: no change twice within stream {}",
+                number + 1
+            );
+        }
+        let seen: Vec<&SseEvent> = followed
+            .changes
             .iter()
             .filter(|e| e.data["id"] != marker["id"])
             .collect();
-        let revisions: HashSet<&str> = seen.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(
-            revisions.len(),
-            seen.len(),
-            "replica {replica}: no change twice"
-        );
         assert_eq!(
             seen.len(),
             acked.len(),
