@@ -707,3 +707,169 @@ on_both_backends! {
         );
     }
 }
+
+/// How long a change may take to reach a watcher of a replica whose
+/// listening connection was just ended: ample for the listener to reconnect
+/// (its first attempt comes after a tenth of a second) on a loaded CI
+/// machine, and far below the safety poll of the test's replicas, so that
+/// only the listener can deliver in time.
+const LISTENER_BOUND: Duration = Duration::from_secs(10);
+
+/// The safety poll of the replicas of the listener test: longer than the
+/// whole test.
+const RARE_POLL_MS: &str = "600000";
+
+/// Ends the LISTEN sessions named `name` on the test's PostgreSQL at `url`;
+/// how many it ended.
+async fn end_listeners(url: &str, name: &str) -> i64 {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let db = infrastructure::connect(&crate::helpers::one_connection(url))
+        .await
+        .expect("the test database");
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+            [name.into()],
+        ))
+        .await
+        .expect("the query runs")
+        .expect("one row");
+    db.close().await;
+    row.try_get::<i64>("", "n").expect("a count")
+}
+
+/// What a replica logs when its listener has connected.
+const LISTENER_CONNECTED: &str = "change listener connected";
+
+/// What a replica's feed logs when it learns that its listener was lost.
+const LISTENER_LOST: &str = "change listener lost: the change feed polls until it is back";
+
+/// How many times `process` has logged `message`.
+fn logged(process: &ServiceProcess, message: &str) -> usize {
+    process
+        .logs()
+        .iter()
+        .filter(|line| line["fields"]["message"] == message)
+        .count()
+}
+
+/// Waits until `process` has logged `message` `count` times; how long that
+/// took from `since`.
+async fn logged_times(
+    process: &ServiceProcess,
+    message: &str,
+    count: usize,
+    since: std::time::Instant,
+) -> Result<Duration, tokio::time::error::Elapsed> {
+    tokio::time::timeout(LISTENER_BOUND, async {
+        while logged(process, message) < count {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        since.elapsed()
+    })
+    .await
+}
+
+/// Creates a point `code` through the service at `address`.
+async fn create_on(client: &reqwest::Client, address: &str, code: &str) -> Value {
+    let response = client
+        .post(format!("{address}{POINTS}"))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .expect("the create is answered");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON")
+}
+
+/// A replica whose listening connection is ended listens again, and its
+/// watchers miss nothing: neither a change another replica made while it was
+/// not listening, which no notification announces, nor those made after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_gets_every_change_once_in_order_when_its_replicas_listener_is_ended() {
+    let _turn = crate::helpers::exclusive_turn().await;
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    // Arrange: two processes on one schema that never poll in time, so that
+    // only its listener tells B of A's writes; B's listening session has a
+    // name the test can find, and a client watches B.
+    let schema = format!("e2e_feed_{}", uuid::Uuid::now_v7().simple());
+    let name = format!("ip-feed-e2e-{}", uuid::Uuid::now_v7().simple());
+    let direct = crate::helpers::postgres_listen_url(&url);
+    let separator = if direct.contains('?') { '&' } else { '?' };
+    let named = format!("{direct}{separator}application_name={name}");
+    let env = [
+        ("APP__DATABASE__URL", url.as_str()),
+        ("APP__DATABASE__SCHEMA", schema.as_str()),
+        ("APP__FEED__POLL_INTERVAL_MS", RARE_POLL_MS),
+    ];
+    let a =
+        ServiceProcess::start(&[&env[..], &[("APP__FEED__LISTEN_URL", direct.as_str())]].concat())
+            .await;
+    let mut b =
+        ServiceProcess::start(&[&env[..], &[("APP__FEED__LISTEN_URL", named.as_str())]].concat())
+            .await;
+    b.wait_for_log(|line| line["fields"]["message"] == LISTENER_CONNECTED)
+        .await;
+    let (connected, lost) = (logged(&b, LISTENER_CONNECTED), logged(&b, LISTENER_LOST));
+    let client = reqwest::Client::new();
+    let stream = watch(&client, &b.address, None).await;
+    let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let reader = tokio::spawn(read_events(stream, move |event| sent.send(event).is_ok()));
+    let before = create_on(&client, &a.address, "BEFORE").await;
+    let heard = tokio::time::timeout(LISTENER_BOUND, received.recv())
+        .await
+        .expect("B hears A's write")
+        .expect("an event");
+    assert_eq!(heard.data["id"], before["id"]);
+
+    // Act: B's listener is ended, and once B knows, A writes; B's watcher
+    // must have that change before anything else is written (a later
+    // notification would bring it along). Then A and B write again.
+    let ended = end_listeners(&direct, &name).await;
+    let ended_at = std::time::Instant::now();
+    assert_eq!(ended, 1, "B's listening session is ended");
+    logged_times(&b, LISTENER_LOST, lost + 1, ended_at)
+        .await
+        .expect("B learns that its listener is lost");
+    let during = create_on(&client, &a.address, "DURING").await;
+    let mut events = Vec::new();
+    if let Ok(Some(event)) = tokio::time::timeout(LISTENER_BOUND, received.recv()).await {
+        events.push(event);
+    }
+    let during_arrived = ended_at.elapsed();
+    let listening_again = logged_times(&b, LISTENER_CONNECTED, connected + 1, ended_at).await;
+    let after_a = create_on(&client, &a.address, "AFTER-A").await;
+    let after_b = create_on(&client, &b.address, "AFTER-B").await;
+    while events.len() < 3 {
+        match tokio::time::timeout(LISTENER_BOUND, received.recv()).await {
+            Ok(Some(event)) => events.push(event),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let extra = tokio::time::timeout(Duration::from_millis(300), received.recv()).await;
+    reader.abort();
+
+    // Assert
+    let listening_again = listening_again.expect("B listens again");
+    eprintln!(
+        "B listened again {listening_again:?} after its listener was ended; \
+         the change made meanwhile arrived after {during_arrived:?}"
+    );
+    let ids: Vec<&Value> = events.iter().map(|event| &event.data["id"]).collect();
+    assert_eq!(
+        ids.first(),
+        Some(&&during["id"]),
+        "the change made while B was not listening arrives by itself"
+    );
+    assert_eq!(
+        ids,
+        [&during["id"], &after_a["id"], &after_b["id"]],
+        "each change once, in order"
+    );
+    assert!(extra.is_err(), "nothing more: {extra:?}");
+}
