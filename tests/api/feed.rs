@@ -873,3 +873,43 @@ async fn a_watcher_gets_every_change_once_in_order_when_its_replicas_listener_is
     );
     assert!(extra.is_err(), "nothing more: {extra:?}");
 }
+
+/// Waits until `/metrics` counts no open event stream; how long that took, or
+/// `None` past `bound`.
+async fn until_no_watchers(app: &TestApp, bound: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < bound {
+        let text = app.request("GET", "/metrics", None).await.text;
+        if sample(&text, "feed_watchers") == Some(0.0) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Opens an event stream and waits until `/metrics` counts it.
+async fn counted_stream(app: &TestApp) -> reqwest::Response {
+    let stream = watch(&app.client, &app.address, None).await;
+    let text = app.request("GET", "/metrics", None).await.text;
+    assert_eq!(sample(&text, "feed_watchers"), Some(1.0), "{text}");
+    stream
+}
+
+/// Far below the 15 s between heartbeats, whose failed writes were once the
+/// only way a replica learnt that a watcher had gone.
+const PROMPTLY: Duration = Duration::from_secs(5);
+
+on_both_backends! {
+    async fn a_stream_whose_client_disconnects_ends_at_once(app) {
+        // Arrange
+        let stream = counted_stream(&app).await;
+
+        // Act
+        drop(stream);
+
+        // Assert
+        let ended = until_no_watchers(&app, PROMPTLY).await;
+        assert!(ended.is_some(), "the stream still runs {PROMPTLY:?} after its client left");
+    }
+}

@@ -13,11 +13,22 @@
 //! way, silently.
 //!
 //! While a request is handled nothing is timed here: the request timeout
-//! (`limits`) bounds that. A response starting, that is a write beginning
+//! (`limits`) bounds that. A response that streams (the change feed's events)
+//! keeps its connection by writing: it must write at least once per timeout,
+//! or it is taken for an idle connection and closed. A response starting, that is a write beginning
 //! with `HTTP/` and a final (non-1xx) status, ends the request. HTTP/2
 //! connections, whose frames never start so, are therefore not timed after
 //! their preface; the service is meant to sit behind HTTP/1.1 clients and
 //! proxies.
+//!
+//! A client that closes its end of the connection has gone: once a read
+//! finds the end of its bytes, every write and flush fails, so the
+//! connection ends at once, and with it whatever was still being answered
+//! (an event stream, a long poll). hyper means it so (it takes a close in
+//! the middle of an exchange for an error, half-closed connections being
+//! off), but poem 3.1's server polls a failed connection again to finish it
+//! gracefully, which resumes it: an event stream to a client that has gone
+//! would run on until one of its writes failed, two heartbeats later.
 
 use std::future::Future as _;
 use std::io;
@@ -103,6 +114,8 @@ pub(crate) struct HeadDeadline<T> {
     /// The last write did not go out whole: a 408 now would be spliced into a
     /// response.
     write_blocked: bool,
+    /// A read found the end of the client's bytes: nothing more is written.
+    client_gone: bool,
     expired: Arc<[u8]>,
 }
 
@@ -117,6 +130,7 @@ impl<T> HeadDeadline<T> {
                 newlines: 0,
             },
             write_blocked: false,
+            client_gone: false,
             expired,
         }
     }
@@ -203,6 +217,13 @@ impl<T> HeadDeadline<T> {
             "the request head did not arrive in time",
         )
     }
+
+    fn gone() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the client closed the connection",
+        )
+    }
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadDeadline<T> {
@@ -216,9 +237,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadDeadline<T> {
             return Poll::Ready(Err(Self::late()));
         }
         let already_filled = buf.filled().len();
+        let room = buf.remaining();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                this.observe_read(&buf.filled()[already_filled..]);
+                let read = &buf.filled()[already_filled..];
+                if read.is_empty() && room > 0 {
+                    this.client_gone = true;
+                }
+                this.observe_read(read);
                 Poll::Ready(Ok(()))
             }
             Poll::Pending if this.head_is_late(cx) => {
@@ -245,6 +271,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.client_gone {
+            return Poll::Ready(Err(Self::gone()));
+        }
         let result = Pin::new(&mut this.inner).poll_write(cx, buf);
         this.observe_write(cx, buf, buf.len(), &result);
         match result {
@@ -261,6 +290,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if this.client_gone {
+            return Poll::Ready(Err(Self::gone()));
+        }
         let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         let first = bufs
             .iter()
@@ -279,7 +311,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for HeadDeadline<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        if this.client_gone {
+            // hyper flushes on every turn, so a connection whose client has
+            // gone fails here even when it has nothing to write.
+            return Poll::Ready(Err(Self::gone()));
+        }
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -484,5 +522,57 @@ mod tests {
         assert!(matches!(next_read(&mut server).await, Some(Ok(_))));
 
         assert!(next_read(&mut server).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn once_the_client_has_closed_its_end_nothing_more_is_written_or_flushed() {
+        // Arrange: a request read whole, its response streaming.
+        let (mut server, mut client) = connection();
+        client
+            .write_all(b"GET /changes HTTP/1.1\r\nAccept: text/event-stream\r\n\r\n")
+            .await
+            .expect("written");
+        assert!(matches!(next_read(&mut server).await, Some(Ok(_))));
+        server
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await
+            .expect("written");
+
+        // Act: the client goes; the server reads the end of its bytes.
+        drop(client);
+        let end = next_read(&mut server).await;
+
+        // Assert
+        assert!(
+            matches!(end, Some(Ok(ref bytes)) if bytes.is_empty()),
+            "{end:?}"
+        );
+        let flushed = server.flush().await;
+        assert!(
+            matches!(&flushed, Err(e) if e.kind() == io::ErrorKind::BrokenPipe),
+            "{flushed:?}"
+        );
+        let written = server.write(b"3\r\n:\n\n\r\n").await;
+        assert!(
+            matches!(&written, Err(e) if e.kind() == io::ErrorKind::BrokenPipe),
+            "{written:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_into_a_full_buffer_is_not_taken_for_the_client_leaving() {
+        // Arrange
+        let (mut server, mut client) = connection();
+        client
+            .write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .expect("written");
+
+        // Act: a read with no room reads nothing, whatever the client did.
+        let nothing = server.read(&mut []).await;
+
+        // Assert
+        assert!(matches!(nothing, Ok(0)), "{nothing:?}");
+        assert!(server.flush().await.is_ok());
     }
 }
