@@ -913,3 +913,35 @@ on_both_backends! {
         assert!(ended.is_some(), "the stream still runs {PROMPTLY:?} after its client left");
     }
 }
+
+/// The service with a header read timeout far below the 15 s heartbeat.
+async fn spawn_with_quick_heads(backend: crate::helpers::Backend) -> Option<TestApp> {
+    let (mut settings, sqlite_file) = crate::helpers::test_settings(backend)?;
+    settings.server.header_read_timeout_ms = 1_000;
+    Some(crate::helpers::spawn_with(settings, sqlite_file).await)
+}
+
+on_both_backends! {
+    spawn = spawn_with_quick_heads;
+    /// A connection that writes nothing for a header read timeout is taken
+    /// for an idle one: a quiet stream's heartbeat must come sooner, and then
+    /// its client's leaving is still noticed.
+    async fn a_stream_quiet_for_longer_than_the_head_timeout_lives_and_ends_with_its_client(app) {
+        // Arrange: a stream with nothing to send for 2.5 head timeouts.
+        let stream = counted_stream(&app).await;
+        let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_events(stream, move |event| sent.send(event).is_ok()));
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+        // Act
+        let created = app.create(json!({"code": "QUIET"})).await;
+        let event = tokio::time::timeout(PROMPTLY, received.recv()).await;
+        reader.abort();
+
+        // Assert
+        let event = event.expect("the quiet stream still delivers").expect("an event");
+        assert_eq!(event.data["id"], created["id"]);
+        let ended = until_no_watchers(&app, PROMPTLY).await;
+        assert!(ended.is_some(), "the stream still runs {PROMPTLY:?} after its client left");
+    }
+}

@@ -47,7 +47,7 @@ use crate::http::metrics::{HttpMetrics, Metrics, MetricsEndpoint};
 use crate::http::middleware::{ErrorShape, RequestLog};
 use crate::http::payload::BodyLimit;
 use crate::http::routes::{AllowTable, RouteTemplates};
-use crate::points::changes::{CHANGES_PATH, ChangesApi};
+use crate::points::changes::{CHANGES_PATH, ChangesApi, heartbeat};
 use crate::points::metrics::{FeedMetrics, PointsMetrics};
 use crate::points::routes::{PointsRoutes, lookup_method};
 use crate::points::{COLLECTION_PATH, LOOKUP_ALIAS, PointsApi};
@@ -73,7 +73,9 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// How long a connection may take to deliver a complete request head,
     /// counted from when it is accepted or from the last response; past it the
-    /// connection is closed (after a 408 if a head had begun).
+    /// connection is closed (after a 408 if a head had begun). A quiet event
+    /// stream sends its heartbeat at least twice within it, to keep its
+    /// connection.
     pub header_read_timeout: Duration,
     /// Who may call the API; the probes, metrics and documentation are open
     /// to all.
@@ -223,7 +225,12 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
     let feed_metrics = FeedMetrics::default();
     let routes = PointsRoutes::new(
         PointsApi::new(service.clone(), config.max_limit, config.exact_count_max),
-        ChangesApi::new(feed, config.max_limit, feed_metrics.clone()),
+        ChangesApi::new(
+            feed,
+            config.max_limit,
+            heartbeat(config.header_read_timeout),
+            feed_metrics.clone(),
+        ),
     );
     let allow = AllowTable::of(
         routes.clone(),
@@ -299,7 +306,12 @@ pub fn openapi_json<S: IntegrationPointService, F: ChangeFeedService>(
 ) -> String {
     let api = document(PointsRoutes::new(
         PointsApi::new(service, config.max_limit, config.exact_count_max),
-        ChangesApi::new(feed, config.max_limit, FeedMetrics::default()),
+        ChangesApi::new(
+            feed,
+            config.max_limit,
+            heartbeat(config.header_read_timeout),
+            FeedMetrics::default(),
+        ),
     ));
     crate::points::document::finish(&api.spec())
 }

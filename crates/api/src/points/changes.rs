@@ -26,9 +26,16 @@ use crate::points::render::{PointView, View};
 use crate::points::responses::{INTERNAL, UNAVAILABLE};
 use crate::points::{COLLECTION_PATH, view};
 
-/// How often an idle event stream sends a comment, so that proxies and
-/// clients can tell a quiet stream from a dead one.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How often an idle event stream sends a comment at most, so that proxies
+/// and clients can tell a quiet stream from a dead one.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// How often an idle event stream sends a comment on connections that close
+/// after `idle_deadline` without a byte written: [`HEARTBEAT`], or more often
+/// if that is too seldom to keep the connection (`http::head_timeout`).
+pub(crate) fn heartbeat(idle_deadline: Duration) -> Duration {
+    HEARTBEAT.min(idle_deadline / 2)
+}
 
 /// The feed's full path.
 pub(crate) const CHANGES_PATH: &str = "/rest/v1/service/integration_points/changes";
@@ -49,15 +56,18 @@ enum ApiTags {
 pub(crate) struct ChangesApi<F> {
     feed: F,
     max_limit: u64,
+    heartbeat: Duration,
     metrics: FeedMetrics,
 }
 
 impl<F> ChangesApi<F> {
-    /// The operations over `feed`; `limit` may not exceed `max_limit`.
-    pub(crate) fn new(feed: F, max_limit: u64, metrics: FeedMetrics) -> Self {
+    /// The operations over `feed`; `limit` may not exceed `max_limit`, and an
+    /// idle event stream sends a comment every `heartbeat`.
+    pub(crate) fn new(feed: F, max_limit: u64, heartbeat: Duration, metrics: FeedMetrics) -> Self {
         Self {
             feed,
             max_limit,
+            heartbeat,
             metrics,
         }
     }
@@ -115,6 +125,7 @@ impl<F: ChangeFeedService> ChangesApi<F> {
             return Ok(ChangesResponse::Stream(event_stream(
                 watch,
                 view,
+                self.heartbeat,
                 self.metrics.clone(),
             )));
         }
@@ -160,6 +171,7 @@ fn cursor(param: &str, value: &str) -> Result<FeedRevision, ApiError> {
 fn event_stream<W: domain::change_feed::ChangeWatch>(
     watch: W,
     view: View,
+    heartbeat: Duration,
     metrics: FeedMetrics,
 ) -> SSE {
     let connected = metrics.watcher_connected();
@@ -191,7 +203,7 @@ fn event_stream<W: domain::change_feed::ChangeWatch>(
             }
         }
     });
-    SSE::new(events).keep_alive(HEARTBEAT)
+    SSE::new(events).keep_alive(heartbeat)
 }
 
 /// One change as the client asked to see its point.
