@@ -773,6 +773,30 @@ async fn logged_times(
     .await
 }
 
+/// Waits until the `feed_listening` gauge of the service at `address` shows
+/// `listening`; whether it did within [`LISTENER_BOUND`].
+async fn gauge_shows(client: &reqwest::Client, address: &str, listening: bool) -> bool {
+    let expected = if listening { 1.0 } else { 0.0 };
+    tokio::time::timeout(LISTENER_BOUND, async {
+        loop {
+            let text = client
+                .get(format!("{address}/metrics"))
+                .send()
+                .await
+                .expect("the metrics are answered")
+                .text()
+                .await
+                .expect("a text");
+            if sample(&text, "feed_listening") == Some(expected) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
 /// Creates a point `code` through the service at `address`.
 async fn create_on(client: &reqwest::Client, address: &str, code: &str) -> Value {
     let response = client
@@ -785,9 +809,10 @@ async fn create_on(client: &reqwest::Client, address: &str, code: &str) -> Value
     response.json().await.expect("JSON")
 }
 
-/// A replica whose listening connection is ended listens again, and its
-/// watchers miss nothing: neither a change another replica made while it was
-/// not listening, which no notification announces, nor those made after.
+/// A replica whose listening connection is ended listens again (and says so
+/// in `feed_listening`), and its watchers miss nothing: neither a change
+/// another replica made while it was not listening, which no notification
+/// announces, nor those made after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_gets_every_change_once_in_order_when_its_replicas_listener_is_ended() {
     let _turn = crate::helpers::exclusive_turn().await;
@@ -817,6 +842,7 @@ async fn a_watcher_gets_every_change_once_in_order_when_its_replicas_listener_is
         .await;
     let (connected, lost) = (logged(&b, LISTENER_CONNECTED), logged(&b, LISTENER_LOST));
     let client = reqwest::Client::new();
+    assert!(gauge_shows(&client, &b.address, true).await, "B listens");
     let stream = watch(&client, &b.address, None).await;
     let (sent, mut received) = tokio::sync::mpsc::unbounded_channel();
     let reader = tokio::spawn(read_events(stream, move |event| sent.send(event).is_ok()));
@@ -843,6 +869,7 @@ async fn a_watcher_gets_every_change_once_in_order_when_its_replicas_listener_is
     }
     let during_arrived = ended_at.elapsed();
     let listening_again = logged_times(&b, LISTENER_CONNECTED, connected + 1, ended_at).await;
+    let gauge_back = gauge_shows(&client, &b.address, true).await;
     let after_a = create_on(&client, &a.address, "AFTER-A").await;
     let after_b = create_on(&client, &b.address, "AFTER-B").await;
     while events.len() < 3 {
@@ -856,6 +883,7 @@ async fn a_watcher_gets_every_change_once_in_order_when_its_replicas_listener_is
 
     // Assert
     let listening_again = listening_again.expect("B listens again");
+    assert!(gauge_back, "B's feed_listening gauge is 1 again");
     eprintln!(
         "B listened again {listening_again:?} after its listener was ended; \
          the change made meanwhile arrived after {during_arrived:?}"

@@ -226,7 +226,7 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
     let routes = PointsRoutes::new(
         PointsApi::new(service.clone(), config.max_limit, config.exact_count_max),
         ChangesApi::new(
-            feed,
+            feed.clone(),
             config.max_limit,
             heartbeat(config.header_read_timeout),
             feed_metrics.clone(),
@@ -242,7 +242,7 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
     let metrics = Arc::new(Metrics::new(
         health.clone(),
         Arc::clone(&templates),
-        PointsMetrics::new(feed_metrics, service),
+        PointsMetrics::new(feed_metrics, feed, service),
     ));
     let api = document(routes);
     let (spec, swagger_ui) = finished_documents(&api);

@@ -392,6 +392,10 @@ impl<L: ChangeLog> ChangeFeedService for FeedService<L> {
             batch: self.batch,
         })
     }
+
+    fn listening(&self) -> bool {
+        self.hub.progress().listening
+    }
 }
 
 /// A watch: catches up from the log, then follows the hub.

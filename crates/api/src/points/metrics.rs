@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use domain::change_feed::ChangeFeedService;
 use domain::integration_point::{IntegrationPointService, Timestamp};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
@@ -13,24 +14,53 @@ use prometheus_client::registry::Registry;
 
 use crate::http::metrics::ResourceMetrics;
 
-/// The points' metrics: the feed's, which its endpoints record into, and the
-/// counters `service` keeps of its cache.
-pub(crate) struct PointsMetrics<S> {
-    feed: FeedMetrics,
+/// The points' metrics: the feed's, which its endpoints record into, whether
+/// `feed` is listening, and the counters `service` keeps of its cache.
+pub(crate) struct PointsMetrics<S, F> {
+    metrics: FeedMetrics,
+    feed: F,
     service: S,
 }
 
-impl<S: IntegrationPointService> PointsMetrics<S> {
-    /// The metrics of `feed` and of `service`'s cache.
-    pub(crate) fn new(feed: FeedMetrics, service: S) -> Self {
-        Self { feed, service }
+impl<S: IntegrationPointService, F: ChangeFeedService> PointsMetrics<S, F> {
+    /// The metrics of `feed` (recorded into `metrics`) and of `service`'s
+    /// cache.
+    pub(crate) fn new(metrics: FeedMetrics, feed: F, service: S) -> Self {
+        Self {
+            metrics,
+            feed,
+            service,
+        }
     }
 }
 
-impl<S: IntegrationPointService> ResourceMetrics for PointsMetrics<S> {
+impl<S: IntegrationPointService, F: ChangeFeedService> ResourceMetrics for PointsMetrics<S, F> {
     fn register(self, registry: &mut Registry) {
-        self.feed.register(registry);
+        self.metrics.register(registry);
+        registry.register_collector(Box::new(FeedListening(self.feed)));
         registry.register_collector(Box::new(CacheCounts(self.service)));
+    }
+}
+
+/// Whether the feed hears other writers' changes, read on every scrape.
+struct FeedListening<F>(F);
+
+impl<F> fmt::Debug for FeedListening<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FeedListening")
+    }
+}
+
+impl<F: ChangeFeedService> Collector for FeedListening<F> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let listening = ConstGauge::new(i64::from(self.0.listening()));
+        listening.encode(encoder.encode_descriptor(
+            "feed_listening",
+            "1 while this replica hears of other writers' changes as they commit, \
+             0 while its listener is lost and only the safety poll finds them",
+            None,
+            listening.metric_type(),
+        )?)
     }
 }
 

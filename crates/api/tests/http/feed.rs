@@ -77,4 +77,8 @@ impl ChangeFeedService for TestFeed {
         self.record().watch = Some(since.clone());
         self.feed.watch(since).await
     }
+
+    fn listening(&self) -> bool {
+        self.feed.listening()
+    }
 }

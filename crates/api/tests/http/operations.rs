@@ -333,3 +333,37 @@ async fn process_metrics_describe_this_process() {
         "{exposition}"
     );
 }
+
+#[tokio::test]
+async fn the_feed_listening_gauge_falls_while_the_listener_is_lost_and_rises_once_back() {
+    // Arrange
+    let service = TestService::default();
+    let client = TestClient::new(app(
+        service.clone(),
+        TestFeed::of(&service),
+        FixedHealth::default(),
+        ApiConfig::default(),
+    ));
+    let wakeups = service.changes().wakeups();
+    let listening = async |expected: f64| {
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while sample(&scrape(&client).await, "feed_listening") != Some(expected) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .is_ok()
+    };
+
+    // Act
+    let at_first = listening(1.0).await;
+    wakeups.silence();
+    let while_lost = listening(0.0).await;
+    wakeups.resume();
+    let once_back = listening(1.0).await;
+
+    // Assert
+    assert!(at_first, "1 while listening");
+    assert!(while_lost, "0 once the feed finds the listener lost");
+    assert!(once_back, "1 again once it is back");
+}

@@ -36,6 +36,11 @@ pub trait ChangeFeedService: Clone + Send + Sync + 'static {
         &self,
         since: Option<FeedRevision>,
     ) -> impl Future<Output = Result<Self::Watch, ReadChangesError>> + Send;
+
+    /// Whether this replica hears of other writers' changes as they commit,
+    /// as of the feed's last look; while it does not, only the feed's safety
+    /// poll finds them.
+    fn listening(&self) -> bool;
 }
 
 /// A running watch.
