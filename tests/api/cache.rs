@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
 use crate::helpers::{POINTS, TestApp, postgres_url};
@@ -56,8 +56,7 @@ async fn answered_from_memory(app: &TestApp, token: &Value) {
 async fn replicas(url: &str, listener_name: &str) -> (TestApp, TestApp) {
     let schema = format!("e2e_cache_{}", uuid::Uuid::now_v7().simple());
     let direct = crate::helpers::postgres_listen_url(url);
-    let separator = if direct.contains('?') { '&' } else { '?' };
-    let listen_url = format!("{direct}{separator}application_name={listener_name}");
+    let listen_url = crate::helpers::named_listen_url(url, listener_name);
     let env = [
         ("APP__DATABASE__URL", url),
         ("APP__DATABASE__SCHEMA", schema.as_str()),
@@ -81,18 +80,7 @@ async fn keep_ending_listeners(url: String, name: String, stop: Arc<AtomicBool>)
         .expect("the test database");
     let mut ended = 0;
     while !stop.load(Ordering::SeqCst) {
-        let row = db
-            .connection()
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-                 WHERE application_name = $1 AND query LIKE 'LISTEN%'",
-                [name.clone().into()],
-            ))
-            .await
-            .expect("the query runs")
-            .expect("one row");
-        ended += row.try_get::<i64>("", "n").expect("a count");
+        ended += crate::helpers::end_listeners(db.connection(), &name).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     db.close().await;

@@ -722,23 +722,12 @@ const RARE_POLL_MS: &str = "600000";
 /// Ends the LISTEN sessions named `name` on the test's PostgreSQL at `url`;
 /// how many it ended.
 async fn end_listeners(url: &str, name: &str) -> i64 {
-    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
     let db = infrastructure::connect(&crate::helpers::one_connection(url))
         .await
         .expect("the test database");
-    let row = db
-        .connection()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-             WHERE application_name = $1 AND query LIKE 'LISTEN%'",
-            [name.into()],
-        ))
-        .await
-        .expect("the query runs")
-        .expect("one row");
+    let ended = crate::helpers::end_listeners(db.connection(), name).await;
     db.close().await;
-    row.try_get::<i64>("", "n").expect("a count")
+    ended
 }
 
 /// What a replica logs when its listener has connected.
@@ -825,8 +814,7 @@ async fn a_watcher_gets_every_change_once_in_order_when_its_replicas_listener_is
     let schema = format!("e2e_feed_{}", uuid::Uuid::now_v7().simple());
     let name = format!("ip-feed-e2e-{}", uuid::Uuid::now_v7().simple());
     let direct = crate::helpers::postgres_listen_url(&url);
-    let separator = if direct.contains('?') { '&' } else { '?' };
-    let named = format!("{direct}{separator}application_name={name}");
+    let named = crate::helpers::named_listen_url(&url, &name);
     let env = [
         ("APP__DATABASE__URL", url.as_str()),
         ("APP__DATABASE__SCHEMA", schema.as_str()),

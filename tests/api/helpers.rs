@@ -92,6 +92,30 @@ pub fn postgres_listen_url(url: &str) -> String {
     std::env::var("TEST_DATABASE_LISTEN_URL").unwrap_or_else(|_| url.to_owned())
 }
 
+/// [`postgres_listen_url`] with the session named `name`, so that a test
+/// can find the listener that uses it and end it ([`end_listeners`]).
+pub fn named_listen_url(url: &str, name: &str) -> String {
+    let direct = postgres_listen_url(url);
+    let separator = if direct.contains('?') { '&' } else { '?' };
+    format!("{direct}{separator}application_name={name}")
+}
+
+/// Ends, through `db`, the LISTEN sessions named `name`; how many it ended.
+pub async fn end_listeners(db: &sea_orm::DatabaseConnection, name: &str) -> i64 {
+    use sea_orm::{ConnectionTrait as _, DbBackend, Statement};
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+            [name.into()],
+        ))
+        .await
+        .expect("the query runs")
+        .expect("one row");
+    row.try_get::<i64>("", "n").expect("a count")
+}
+
 /// `url`, a test database URL whose user is `postgres`, with `password` in
 /// it: trust authentication ignores the password, which lets it stand for a
 /// real one in tests that check it never shows.
