@@ -497,6 +497,142 @@ async fn a_batch_records_a_point_after_a_younger_transactions_change_of_it() {
     .await;
 }
 
+/// A transaction that got its id first and then had to wait for a younger
+/// one's lock on a point records its change of it after the younger's: the
+/// row version the wait let through carries the younger change's `tx`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn a_write_that_waited_for_a_younger_transactions_lock_records_after_it() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        use sea_orm::TransactionTrait;
+        // Arrange: a point; the older transaction takes its id; a younger
+        // one changes the point and holds its lock.
+        let log = SeaOrmChangeLog::new(&db.database);
+        let contested = point("LOCKED");
+        db.repository.insert(&contested).await.expect("insert");
+        let older = db.database.connection().begin().await.expect("begin");
+        let older_tx = own_tx(&older).await;
+        let younger = db.database.connection().begin().await.expect("begin");
+        let id = contested.id().as_uuid();
+        younger
+            .execute_unprepared(&format!(
+                "UPDATE integration_points SET url = 'https://younger.example', \
+                 version = version + 1 WHERE id = '{id}'"
+            ))
+            .await
+            .expect("the younger update");
+
+        // Act: the older transaction updates the point, waiting for the
+        // younger one, which then commits.
+        let waiting = tokio::spawn(async move {
+            older
+                .execute_unprepared(&format!(
+                    "UPDATE integration_points SET url = 'https://older.example', \
+                     version = version + 1 WHERE id = '{id}'"
+                ))
+                .await
+                .expect("the older update");
+            older.commit().await.expect("commit");
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        younger.commit().await.expect("commit");
+        waiting.await.expect("the older transaction finishes");
+
+        // Assert
+        let changes = read_all(&log, None, 10, 3).await;
+        let seen: Vec<_> = changes
+            .iter()
+            .map(|c| (c.op(), c.version().get()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (ChangeOp::Create, 1),
+                (ChangeOp::Update, 2),
+                (ChangeOp::Update, 3)
+            ]
+        );
+        let urls: Vec<_> = changes
+            .iter()
+            .filter_map(|c| c.point().map(|p| p.attributes().url.as_str().to_owned()))
+            .collect();
+        assert_eq!(
+            urls[1..],
+            ["https://younger.example", "https://older.example"]
+        );
+        assert!(
+            older_tx < changes[1].cursor().tx(),
+            "the older writer's id came first"
+        );
+    })
+    .await;
+}
+
+/// A point created under the id of one that a younger transaction deleted
+/// is recorded after that delete, though its writer's id is the older; and
+/// the next change of the new point after that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[pg_gate::requires_postgres]
+async fn a_point_created_again_under_a_deleted_id_records_after_the_delete() {
+    crate::support::run(Backend::Postgres, |db: TestDb| async move {
+        use sea_orm::TransactionTrait;
+        // Arrange: the older transaction takes its id; a younger one
+        // creates and deletes a point.
+        let log = SeaOrmChangeLog::new(&db.database);
+        let head = log.head().await.expect("head");
+        let older = db.database.connection().begin().await.expect("begin");
+        let older_tx = own_tx(&older).await;
+        let first = point("FIRST-LIFE");
+        db.repository.insert(&first).await.expect("insert");
+        db.repository
+            .delete(first.id(), None)
+            .await
+            .expect("delete");
+
+        // Act: the older transaction creates a point under that id; then
+        // the new point is changed.
+        older
+            .execute_unprepared(&batch_sql(&first, "SECOND-LIFE"))
+            .await
+            .expect("the batch");
+        older.commit().await.expect("commit");
+        let id = first.id().as_uuid();
+        db.database
+            .connection()
+            .execute_unprepared(&format!(
+                "UPDATE integration_points SET version = version + 1 WHERE id = '{id}'"
+            ))
+            .await
+            .expect("update");
+
+        // Assert
+        let changes = read_all(&log, Some(head), 10, 5).await;
+        let of_first: Vec<_> = changes
+            .iter()
+            .filter(|c| c.id() == first.id())
+            .map(|c| (c.op(), c.version().get()))
+            .collect();
+        assert_eq!(
+            of_first,
+            [
+                (ChangeOp::Create, 1),
+                (ChangeOp::Delete, 1),
+                (ChangeOp::Create, 5),
+                (ChangeOp::Update, 6),
+            ]
+        );
+        let created = changes
+            .iter()
+            .find(|c| c.id() == first.id() && c.version().get() == 5);
+        assert!(
+            created.is_some_and(|c| c.cursor().tx() > older_tx),
+            "the second create's tx is raised to the delete's: {changes:?}"
+        );
+        assert_eq!(changes.len(), 5, "{changes:?}");
+    })
+    .await;
+}
+
 /// Whether a notification of a change in `schema` arrives within `wait`
 /// (tests of other schemas notify the same channel).
 async fn notified(
