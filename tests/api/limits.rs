@@ -54,6 +54,24 @@ fn raw_body(response: &str) -> Value {
 }
 
 on_both_backends! {
+    /// A client may shut its side of the connection once its request is sent
+    /// (a half-close, as `nc -N` does) and still read the answer.
+    async fn a_client_that_half_closes_after_its_request_gets_the_response(app) {
+        // Arrange
+        let mut stream = connect(&app).await;
+        let request = format!("GET {POINTS}?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+
+        // Act
+        stream.write_all(request.as_bytes()).await.expect("request sent");
+        stream.shutdown().await.expect("half-closed");
+        let (response, _) = read_until_closed(&mut stream, SLACK).await;
+
+        // Assert
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    }
+}
+
+on_both_backends! {
     async fn a_body_nested_deeper_than_32_levels_is_a_400(app) {
         let nested = |levels: usize| {
             let comment = format!("{}{}", "[".repeat(levels), "]".repeat(levels));

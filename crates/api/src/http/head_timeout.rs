@@ -21,14 +21,17 @@
 //! their preface; the service is meant to sit behind HTTP/1.1 clients and
 //! proxies.
 //!
-//! A client that closes its end of the connection has gone: once a read
-//! finds the end of its bytes, every write and flush fails, so the
-//! connection ends at once, and with it whatever was still being answered
-//! (an event stream, a long poll). hyper means it so (it takes a close in
-//! the middle of an exchange for an error, half-closed connections being
-//! off), but poem 3.1's server polls a failed connection again to finish it
-//! gracefully, which resumes it: an event stream to a client that has gone
-//! would run on until one of its writes failed, two heartbeats later.
+//! A client that closes its end of the connection once its response has
+//! begun (or between requests) has gone: from the read that finds the end of
+//! its bytes, every write and flush fails, so the connection ends at once,
+//! and with it a response still streaming (an event stream). hyper means it
+//! so (it takes a close in the middle of an exchange for an error,
+//! half-closed connections being off), but poem 3.1's server polls a failed
+//! connection again to finish it gracefully, which resumes it: an event
+//! stream to a client that had gone ran on until one of its writes failed,
+//! two heartbeats later. A client that shuts its side right after sending a
+//! request (a half-close, as `nc -N` does) still gets the response: that
+//! resumed connection writes it.
 
 use std::future::Future as _;
 use std::io;
@@ -241,7 +244,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for HeadDeadline<T> {
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 let read = &buf.filled()[already_filled..];
-                if read.is_empty() && room > 0 {
+                // A client may shut its side once its request is sent and
+                // still read the answer (half-close): that end is the
+                // client leaving only once no request awaits its response.
+                if read.is_empty() && room > 0 && this.phase != Phase::Request {
                     this.client_gone = true;
                 }
                 this.observe_read(read);
@@ -556,6 +562,38 @@ mod tests {
         assert!(
             matches!(&written, Err(e) if e.kind() == io::ErrorKind::BrokenPipe),
             "{written:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_shuts_its_side_after_its_request_still_gets_the_response() {
+        // Arrange: a request, then the client's end of its bytes.
+        let (mut server, mut client) = connection();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .expect("written");
+        client.shutdown().await.expect("half-closed");
+        assert!(matches!(next_read(&mut server).await, Some(Ok(_))));
+        let end = next_read(&mut server).await;
+
+        // Act
+        let written = server
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        let flushed = server.flush().await;
+
+        // Assert
+        assert!(
+            matches!(end, Some(Ok(ref bytes)) if bytes.is_empty()),
+            "{end:?}"
+        );
+        assert!(written.is_ok(), "{written:?}");
+        assert!(flushed.is_ok(), "{flushed:?}");
+        assert!(
+            received_by(&mut client)
+                .await
+                .starts_with("HTTP/1.1 200 OK")
         );
     }
 
