@@ -13,10 +13,11 @@
 //! way, silently.
 //!
 //! While a request is handled nothing is timed here: the request timeout
-//! (`limits`) bounds that. A response that streams (the change feed's events)
-//! keeps its connection by writing: it must write at least once per timeout,
-//! or it is taken for an idle connection and closed. A response starting, that is a write beginning
-//! with `HTTP/` and a final (non-1xx) status, ends the request. HTTP/2
+//! (`limits`) bounds that. A response starting, that is a write beginning
+//! with `HTTP/` and a final (non-1xx) status, ends the request, so a response
+//! that streams (the change feed's events) keeps its connection by writing
+//! at least once per timeout (the feed's heartbeat is derived from it), or it
+//! is taken for an idle connection and closed. HTTP/2
 //! connections, whose frames never start so, are therefore not timed after
 //! their preface; the service is meant to sit behind HTTP/1.1 clients and
 //! proxies.
@@ -117,7 +118,8 @@ pub(crate) struct HeadDeadline<T> {
     /// The last write did not go out whole: a 408 now would be spliced into a
     /// response.
     write_blocked: bool,
-    /// A read found the end of the client's bytes: nothing more is written.
+    /// A read found the end of the client's bytes while no request awaited
+    /// its response: nothing more is written.
     client_gone: bool,
     expired: Arc<[u8]>,
 }
