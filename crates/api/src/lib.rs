@@ -47,7 +47,7 @@ use crate::http::metrics::{HttpMetrics, Metrics, MetricsEndpoint};
 use crate::http::middleware::{ErrorShape, RequestLog};
 use crate::http::payload::BodyLimit;
 use crate::http::routes::{AllowTable, RouteTemplates};
-use crate::points::changes::{CHANGES_PATH, ChangesApi, heartbeat};
+use crate::points::changes::{CHANGES_PATH, ChangesApi};
 use crate::points::metrics::{FeedMetrics, PointsMetrics};
 use crate::points::routes::{PointsRoutes, lookup_method};
 use crate::points::{COLLECTION_PATH, LOOKUP_ALIAS, PointsApi};
@@ -228,7 +228,7 @@ pub fn app<S: IntegrationPointService, F: ChangeFeedService, H: HealthCheck>(
         ChangesApi::new(
             feed.clone(),
             config.max_limit,
-            heartbeat(config.header_read_timeout),
+            config.header_read_timeout,
             feed_metrics.clone(),
         ),
     );
@@ -309,7 +309,7 @@ pub fn openapi_json<S: IntegrationPointService, F: ChangeFeedService>(
         ChangesApi::new(
             feed,
             config.max_limit,
-            heartbeat(config.header_read_timeout),
+            config.header_read_timeout,
             FeedMetrics::default(),
         ),
     ));

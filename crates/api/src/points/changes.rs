@@ -33,7 +33,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// How often an idle event stream sends a comment on connections that close
 /// after `idle_deadline` without a byte written: [`HEARTBEAT`], or more often
 /// if that is too seldom to keep the connection (`http::head_timeout`).
-pub(crate) fn heartbeat(idle_deadline: Duration) -> Duration {
+fn heartbeat(idle_deadline: Duration) -> Duration {
     HEARTBEAT.min(idle_deadline / 2)
 }
 
@@ -62,12 +62,18 @@ pub(crate) struct ChangesApi<F> {
 
 impl<F> ChangesApi<F> {
     /// The operations over `feed`; `limit` may not exceed `max_limit`, and an
-    /// idle event stream sends a comment every `heartbeat`.
-    pub(crate) fn new(feed: F, max_limit: u64, heartbeat: Duration, metrics: FeedMetrics) -> Self {
+    /// idle event stream keeps a connection that closes after
+    /// `idle_deadline` without a byte written.
+    pub(crate) fn new(
+        feed: F,
+        max_limit: u64,
+        idle_deadline: Duration,
+        metrics: FeedMetrics,
+    ) -> Self {
         Self {
             feed,
             max_limit,
-            heartbeat,
+            heartbeat: heartbeat(idle_deadline),
             metrics,
         }
     }
